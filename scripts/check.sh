@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/check.sh: everything CI checks, in one place. README's test command.
+#   gofmt, go vet, staticcheck, the import rules of the layout, go test -race.
+# SMTPKIT_CHECK_FAST=1 skips -race (quicker local runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+STATICCHECK_VERSION=2025.1.1
+if ! command -v staticcheck >/dev/null 2>&1; then
+  GOBIN="${GOBIN:-$(go env GOPATH)/bin}"
+  go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+  PATH="$GOBIN:$PATH"
+fi
+staticcheck ./...
+
+step "import rules"
+scripts/importrules.sh
+
+step "go test"
+if [ "${SMTPKIT_CHECK_FAST:-}" = 1 ]; then
+  go test ./...
+else
+  go test -race ./...
+fi
+echo
+echo "check: all passed"
