@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 )
@@ -38,6 +39,9 @@ func (e *ConnectError) Error() string {
 	msg := e.Err.Error()
 	if oe, ok := e.Err.(*net.OpError); ok && oe.Err != nil {
 		msg = oe.Err.Error()
+		if se, ok := oe.Err.(*os.SyscallError); ok {
+			msg = se.Err.Error()
+		}
 	}
 	return fmt.Sprintf("connect %s: %s", e.Addr, msg)
 }

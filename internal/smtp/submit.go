@@ -154,6 +154,9 @@ func Submit(ctx context.Context, o SubmitOptions) (*SubmitResult, error) {
 	if o.Client.Now == nil {
 		o.Client.Now = now
 	}
+	if o.Protocol == "lmtp" {
+		o.Client.LMTP = true // LHLO, and one reply per recipient after the content
+	}
 	res := &SubmitResult{Server: o.Addr, Recipients: []RcptResult{}}
 	start := now()
 	defer func() { res.Timings.Total = now().Sub(start) }()
@@ -161,11 +164,31 @@ func Submit(ctx context.Context, o SubmitOptions) (*SubmitResult, error) {
 	err := s.run(ctx)
 	if err != nil {
 		res.Error = err.Error()
-		if s.c != nil {
-			s.c.emit(Event{Kind: EventError, Line: err.Error()})
-		}
 	}
 	return res, err
+}
+
+// quitAfterRefusal ends the session with QUIT when it stopped between
+// commands, because the server refused something or smtpkit lacks a
+// capability, and the server is still listening (RFC 5321 4.1.1.10: the
+// client sends QUIT to close), so that the server does not log a lost
+// connection. After a 421 the server is already closing (RFC 5321 3.8);
+// after any other failure the connection is not in a state to talk.
+func (s *session) quitAfterRefusal(err error) {
+	var (
+		se *Error
+		ce *CapabilityError
+	)
+	switch {
+	case errors.As(err, &se) && se.Reply.Code != CodeUnavailable:
+	case errors.As(err, &ce), errors.Is(err, ErrNoRecipients):
+	default:
+		return
+	}
+	if s.c.closed {
+		return
+	}
+	_, _ = s.c.Quit()
 }
 
 type session struct {
@@ -183,14 +206,14 @@ func (s *session) phase(d *time.Duration, f func() error) error {
 	return err
 }
 
-func (s *session) run(ctx context.Context) error {
+func (s *session) run(ctx context.Context) (err error) {
 	o, res := s.o, s.res
 	var conn net.Conn
 	var implicit *tls.Config
 	if o.TLS == TLSImplicit {
 		implicit = s.tlsConfig()
 	}
-	err := s.phase(&res.Timings.Connect, func() error {
+	err = s.phase(&res.Timings.Connect, func() error {
 		var err error
 		conn, err = Dial(ctx, DialOptions{Addr: o.Addr, Network: o.Network, LocalAddr: o.LocalAddr,
 			Timeout: o.Client.Timeouts.Connect, TLS: implicit, Dialer: o.Dialer, Trace: o.Client.Trace})
@@ -204,7 +227,13 @@ func (s *session) run(ctx context.Context) error {
 	defer stop()
 	c := NewClient(conn, o.Client)
 	s.c = c
-	defer c.Close()
+	defer func() {
+		if err != nil {
+			c.emit(Event{Kind: EventError, Line: err.Error()})
+			s.quitAfterRefusal(err)
+		}
+		c.Close()
+	}()
 	if implicit != nil {
 		st, _ := c.TLS()
 		res.TLS = NewTLSInfo("implicit", st, s.verifyErr)
@@ -229,14 +258,22 @@ func (s *session) run(ctx context.Context) error {
 	if o.QuitAfter == "ehlo" {
 		return s.quit("ehlo")
 	}
-	if err := s.phase(&res.Timings.StartTLS, s.startTLS); err != nil {
+	var tlsTime time.Duration
+	if err := s.phase(&tlsTime, s.startTLS); err != nil {
 		return err
+	}
+	if res.TLS != nil && res.TLS.Mode == "starttls" {
+		res.Timings.StartTLS = tlsTime
 	}
 	if o.QuitAfter == "starttls" {
 		return s.quit("starttls")
 	}
-	if err := s.phase(&res.Timings.Auth, s.auth); err != nil {
+	var authTime time.Duration
+	if err := s.phase(&authTime, s.auth); err != nil {
 		return err
+	}
+	if res.Auth != nil {
+		res.Timings.Auth = authTime
 	}
 	if o.QuitAfter == "auth" {
 		return s.quit("auth")
@@ -298,6 +335,13 @@ func (s *session) tlsConfig() *tls.Config {
 	if cfg.ServerName == "" {
 		cfg.ServerName = s.o.Host
 	}
+	if cfg.ServerName == "" && !strings.HasPrefix(s.o.Addr, "unix:") {
+		// Without a name x509 would check the chain but not whom it is
+		// for; the address's host is what the user asked to talk to.
+		if h, _, err := net.SplitHostPort(s.o.Addr); err == nil {
+			cfg.ServerName = h
+		}
+	}
 	roots, name := cfg.RootCAs, cfg.ServerName
 	skip := cfg.InsecureSkipVerify || s.o.Insecure
 	cfg.InsecureSkipVerify = true
@@ -324,6 +368,12 @@ func (s *session) startTLS() error {
 		return nil
 	}
 	if err := c.StartTLS(s.tlsConfig()); err != nil {
+		var se *Error
+		if o.TLS == TLSOpportunistic && errors.As(err, &se) && se.Reply.Code != CodeUnavailable {
+			// The server refused STARTTLS but the session goes on: in
+			// opportunistic mode that means continuing in clear.
+			return nil
+		}
 		return err
 	}
 	st, _ := c.TLS()
@@ -423,8 +473,9 @@ func (s *session) transaction() error {
 		}
 		res.Recipients = tr.Rcpts
 		res.Data, res.QueueID, res.Octets = tr.Data, tr.QueueID, tr.Octets
+		res.Timings.Data = tr.DataTime
 	}
-	res.Timings.Envelope = s.now().Sub(t0)
+	res.Timings.Envelope = s.now().Sub(t0) - res.Timings.Data
 	return err
 }
 
@@ -450,6 +501,9 @@ func (s *session) partialTransaction(mo *MailOptions) error {
 		res.Recipients = append(res.Recipients, RcptResult{Addr: rc.Addr, Reply: r, Accepted: err == nil})
 		if err == nil {
 			ok++
+		}
+		if r.Code == CodeUnavailable {
+			return err
 		}
 	}
 	if ok == 0 {
