@@ -17,7 +17,7 @@ step "go vet"
 go vet ./...
 
 step "staticcheck"
-STATICCHECK_VERSION=2025.1.1
+STATICCHECK_VERSION=v0.8.2
 if ! command -v staticcheck >/dev/null 2>&1; then
   GOBIN="${GOBIN:-$(go env GOPATH)/bin}"
   go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
