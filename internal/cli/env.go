@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,11 +53,17 @@ func DefaultEnv() *Env {
 	return e
 }
 
+// errNoTTY: there is no controlling terminal to prompt on.
+var errNoTTY = errors.New("no terminal to prompt on")
+
 // promptTTY reads a secret from /dev/tty without echo.
 func promptTTY(prompt string) (string, error) {
 	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return "", fmt.Errorf("no terminal to ask for a password on: %w", err)
+	if err != nil || !term.IsTerminal(int(f.Fd())) {
+		if f != nil {
+			f.Close()
+		}
+		return "", errNoTTY
 	}
 	defer f.Close()
 	fmt.Fprint(f, prompt)

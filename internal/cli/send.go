@@ -621,10 +621,16 @@ func (o *SendOptions) password(ctx context.Context, g *globals, s config.Setting
 	if ok {
 		return pw, nil
 	}
-	if g.env.Prompt != nil && g.env.StdinTTY {
-		return g.env.Prompt(fmt.Sprintf("Password for %s: ", o.User))
+	noPW := &config.Error{Msg: "no password for " + o.User + ": give --password-file, --password-env or password_command in the config"}
+	if g.env.Prompt == nil {
+		return "", noPW
 	}
-	return "", &config.Error{Msg: "no password for " + o.User + ": give --password-file, --password-env or password_command in the config"}
+	// The prompt uses /dev/tty, so it works with the message on stdin.
+	pw, err = g.env.Prompt(fmt.Sprintf("Password for %s: ", o.User))
+	if errors.Is(err, errNoTTY) {
+		return "", noPW
+	}
+	return pw, err
 }
 
 // message prepares the content: --data as is, or a composed message.
