@@ -1,0 +1,145 @@
+package smtp
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+)
+
+// errAuthSyntax is a malformed AUTH exchange (bad base64, bad PLAIN
+// message): 501, not a failed login.
+var errAuthSyntax = errors.New("malformed authentication exchange")
+
+// handleAuth runs RFC 4954: AUTH mechanism [initial-response], 334
+// challenges, "*" to cancel. Failures are answered 535 5.7.8 whether the
+// user exists or not, after a delay that doubles with each failure; past
+// the limit the session ends with 421.
+func (c *conn) handleAuth(cmd Command) error {
+	if !c.needHelo() {
+		return c.countError()
+	}
+	switch {
+	case c.s.o.Auth == nil:
+		c.reply(502, "5.5.1", "AUTH not available")
+		return c.countError()
+	case c.st.AuthUser != "":
+		c.reply(503, "5.5.1", "Error: already authenticated")
+		return c.countError()
+	case c.inTx:
+		c.reply(503, "5.5.1", "Error: AUTH not permitted during a mail transaction")
+		return c.countError()
+	case c.st.TLS == nil && !c.s.o.AllowPlaintextAuth:
+		c.reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
+		return c.countError()
+	}
+	mech, ir, hasIR := strings.Cut(cmd.Arg, " ")
+	var user string
+	check := func(identity, username, password string) error {
+		if identity != "" && identity != username {
+			return errors.New("authorization identity differs from user")
+		}
+		user = username
+		return c.s.o.Auth(&c.st, username, password)
+	}
+	var srv sasl.Server
+	switch strings.ToUpper(mech) {
+	case "PLAIN":
+		srv = sasl.NewPlainServer(check)
+	case "LOGIN":
+		srv = &loginServer{check: func(u, p string) error { return check("", u, p) }}
+	default:
+		c.reply(504, "5.5.4", "Unrecognized authentication type")
+		return c.countError()
+	}
+	var resp []byte
+	if hasIR {
+		// RFC 4954 4: "=" is an empty initial response.
+		if ir != "=" {
+			var err error
+			if resp, err = base64.StdEncoding.DecodeString(ir); err != nil {
+				c.reply(501, "5.5.2", "Cannot decode response")
+				return c.countError()
+			}
+		} else {
+			resp = []byte{}
+		}
+	}
+	for {
+		chal, done, err := srv.Next(resp)
+		if err != nil {
+			return c.authFailed(user, err)
+		}
+		if done {
+			c.st.AuthUser = user
+			c.s.o.Logger.Info("auth", "id", c.st.ID, "mechanism", strings.ToUpper(mech), "user", user)
+			c.reply(235, "2.7.0", "Authentication successful")
+			return nil
+		}
+		c.writeReply(Reply{Code: 334, Lines: []string{base64.StdEncoding.EncodeToString(chal)}})
+		line, err := c.readCommand(c.s.lim.AuthLine)
+		if errors.Is(err, errLineTooLong) {
+			c.reply(500, "5.5.6", "Authentication exchange line is too long")
+			return c.countError()
+		}
+		if err != nil {
+			return err
+		}
+		if line == "*" {
+			c.reply(501, "5.0.0", "Authentication cancelled")
+			return c.countError()
+		}
+		if resp, err = base64.StdEncoding.DecodeString(line); err != nil {
+			c.reply(501, "5.5.2", "Cannot decode response")
+			return c.countError()
+		}
+	}
+}
+
+func (c *conn) authFailed(user string, err error) error {
+	c.authFails++
+	c.s.o.Logger.Info("auth failed", "id", c.st.ID, "user", user, "remote", c.st.Remote.String(), "failures", c.authFails)
+	// Slow down guessing: the delay doubles with each failure.
+	d := c.s.lim.AuthDelay << (c.authFails - 1)
+	if d > 0 {
+		c.flush()
+		time.Sleep(d)
+	}
+	if c.s.lim.AuthFailures > 0 && c.authFails >= c.s.lim.AuthFailures {
+		c.reply(421, "4.7.0", c.s.o.Hostname+" Too many failed authentications, closing connection")
+		c.flush()
+		return errClose
+	}
+	c.reply(535, "5.7.8", "Authentication credentials invalid")
+	return nil
+}
+
+// loginServer is the LOGIN mechanism (draft-murchison-sasl-login): the
+// server asks "Username:" then "Password:".
+type loginServer struct {
+	check func(user, pass string) error
+	step  int
+	user  string
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if resp != nil && len(resp) > 0 {
+			// An initial response carries the user name.
+			l.user, l.step = string(resp), 2
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 1:
+		l.user, l.step = string(resp), 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step = 3
+		return nil, true, l.check(l.user, string(resp))
+	}
+	return nil, false, errAuthSyntax
+}
