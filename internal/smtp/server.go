@@ -177,7 +177,7 @@ type ServerOptions struct {
 	AllowPlaintextAuth bool
 	// VRFY answers VRFY through this function; nil answers 252 (RFC 5321
 	// 3.5.3: do not disclose).
-	Verify      func(addr string) *Reply
+	Verify       func(addr string) *Reply
 	NoPipelining bool
 	NoChunking   bool
 	// GreetDelay waits this long before the greeting and refuses a client

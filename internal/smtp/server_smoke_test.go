@@ -13,7 +13,7 @@ type smokeBackend struct{ got [][]byte }
 type smokeSess struct{ b *smokeBackend }
 
 func (b *smokeBackend) NewSession(*ConnState) (Session, error) { return &smokeSess{b}, nil }
-func (s *smokeSess) Mail(string, *PathArg) error                 { return nil }
+func (s *smokeSess) Mail(string, *PathArg) error               { return nil }
 func (s *smokeSess) Rcpt(to string, _ *PathArg) error {
 	if strings.HasPrefix(to, "bad") {
 		return &Error{Reply: Reply{Code: 550, Enhanced: "5.1.1", Lines: []string{"no"}}}

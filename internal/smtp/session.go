@@ -524,7 +524,9 @@ func (c *conn) handleMail(cmd Command) error {
 }
 
 func (c *conn) checkMailParams(p *PathArg) *Reply {
-	bad := func(code int, enh, text string) *Reply { return &Reply{Code: code, Enhanced: enh, Lines: []string{text}} }
+	bad := func(code int, enh, text string) *Reply {
+		return &Reply{Code: code, Enhanced: enh, Lines: []string{text}}
+	}
 	for _, k := range p.Order {
 		v := p.Params[k]
 		switch k {

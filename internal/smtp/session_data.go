@@ -170,11 +170,11 @@ func (c *conn) handleData(cmd Command) error {
 // bdatState is a BDAT transaction in progress: the backend reads the
 // chunks through a pipe on its own goroutine.
 type bdatState struct {
-	pw       *io.PipeWriter
-	done     chan bdatResult
-	chk      chunkChecker
-	failed   error
-	octets   int64
+	pw     *io.PipeWriter
+	done   chan bdatResult
+	chk    chunkChecker
+	failed error
+	octets int64
 }
 
 type bdatResult struct {
