@@ -105,7 +105,7 @@ func NewMechanism(name string, cr Credentials) (sasl.Client, error) {
 	case "PLAIN":
 		return sasl.NewPlainClient(cr.Identity, cr.User, cr.Password), nil
 	case "LOGIN":
-		return sasl.NewLoginClient(cr.User, cr.Password), nil
+		return &login{user: cr.User, password: cr.Password}, nil
 	case "CRAM-MD5":
 		return &cramMD5{user: cr.User, secret: cr.Password}, nil
 	case "SCRAM-SHA-256":
@@ -113,7 +113,7 @@ func NewMechanism(name string, cr Credentials) (sasl.Client, error) {
 	case "XOAUTH2":
 		return &xoauth2{user: cr.User, token: cr.Password}, nil
 	case "OAUTHBEARER":
-		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cr.User, Token: cr.Password, Host: cr.Host, Port: cr.Port}), nil
+		return &oauthBearer{sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: cr.User, Token: cr.Password, Host: cr.Host, Port: cr.Port})}, nil
 	case "EXTERNAL":
 		return sasl.NewExternalClient(cr.Identity), nil
 	}
@@ -130,6 +130,45 @@ func ChooseMechanism(offered []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// login is the obsolete LOGIN mechanism (draft-murchison-sasl-login): the
+// user name as the initial response, then the password. Servers word their
+// prompts differently ("Password:", "password:", or a second "Username:"
+// when they ignore the initial response), so the prompt only decides
+// whether the user name is asked again.
+type login struct {
+	user, password string
+	sentPassword   bool
+}
+
+func (l *login) Start() (string, []byte, error) { return "LOGIN", []byte(l.user), nil }
+
+func (l *login) Next(challenge []byte) ([]byte, error) {
+	if strings.HasPrefix(strings.ToLower(string(challenge)), "user") {
+		return []byte(l.user), nil
+	}
+	if l.sentPassword {
+		return nil, fmt.Errorf("unexpected LOGIN challenge %q", challenge)
+	}
+	l.sentPassword = true
+	return []byte(l.password), nil
+}
+
+// oauthBearer answers the server's error challenge with the dummy %x01
+// response RFC 7628 3.2.3 requires, so that the server ends the exchange
+// with its own failure reply (an *Error) rather than a cancelled exchange.
+type oauthBearer struct{ sasl.Client }
+
+func (o *oauthBearer) Next(challenge []byte) ([]byte, error) {
+	if _, err := o.Client.Next(challenge); err != nil {
+		var oe *sasl.OAuthBearerError
+		if errors.As(err, &oe) {
+			return []byte{0x01}, nil
+		}
+		return nil, err
+	}
+	return []byte{}, nil
 }
 
 // cramMD5 is RFC 2195: the response is "user HEX(HMAC-MD5(secret, challenge))".

@@ -68,6 +68,7 @@ type Client struct {
 	tlsState *tls.ConnectionState
 	lastSent time.Time
 	stage    string
+	closed   bool
 	// writeTimeout applies to every write on the connection; set per stage.
 	writeTimeout time.Duration
 }
@@ -83,7 +84,7 @@ func (e *NetError) Error() string {
 	cause := e.Err.Error()
 	if errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF) {
 		cause = "connection closed by server"
-	} else if ne, ok := e.Err.(net.Error); ok && ne.Timeout() {
+	} else if ne := net.Error(nil); errors.As(e.Err, &ne) && ne.Timeout() {
 		cause = "timed out"
 	}
 	return fmt.Sprintf("%s: %s", e.Stage, cause)
@@ -95,7 +96,10 @@ func (e *NetError) Unwrap() error { return e.Err }
 func NewClient(conn net.Conn, opts ClientOptions) *Client {
 	def := DefaultTimeouts()
 	t := &opts.Timeouts
-	for _, f := range []struct{ v *time.Duration; d time.Duration }{
+	for _, f := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{
 		{&t.Connect, def.Connect}, {&t.Greeting, def.Greeting}, {&t.Mail, def.Mail}, {&t.Rcpt, def.Rcpt},
 		{&t.DataInit, def.DataInit}, {&t.DataBlock, def.DataBlock}, {&t.DataEnd, def.DataEnd}, {&t.Command, def.Command},
 	} {
@@ -127,10 +131,15 @@ type deadlineWriter struct{ c *Client }
 
 func (d deadlineWriter) Write(p []byte) (int, error) {
 	if d.c.writeTimeout > 0 {
-		_ = d.c.conn.SetWriteDeadline(d.c.opts.Now().Add(d.c.writeTimeout))
+		_ = d.c.conn.SetWriteDeadline(deadline(d.c.writeTimeout))
 	}
 	return d.c.conn.Write(p)
 }
+
+// deadline is d from now on the wall clock. Socket deadlines are absolute
+// times the runtime compares with the real clock, so they never come from
+// ClientOptions.Now (a test's fixed clock would expire them at once).
+func deadline(d time.Duration) time.Time { return time.Now().Add(d) }
 
 // Conn returns the underlying connection (a *tls.Conn after StartTLS).
 func (c *Client) Conn() net.Conn { return c.conn }
@@ -150,8 +159,13 @@ func (c *Client) Extensions() Extensions { return c.ext }
 // ESMTP reports whether the last Hello was EHLO or LHLO (not HELO).
 func (c *Client) ESMTP() bool { return c.esmtp }
 
-// Close closes the connection without QUIT.
+// Close closes the connection without QUIT. Closing twice is harmless and
+// traces one "closed" event.
 func (c *Client) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
 	err := c.conn.Close()
 	c.emit(Event{Kind: EventClosed})
 	return err
@@ -200,7 +214,7 @@ func (c *Client) flush() error {
 // readReply reads one reply within timeout and traces each line with the
 // time since the last flush.
 func (c *Client) readReply(cmd string, timeout time.Duration) (Reply, error) {
-	_ = c.conn.SetReadDeadline(c.opts.Now().Add(timeout))
+	_ = c.conn.SetReadDeadline(deadline(timeout))
 	r, err := readReply(c.br, func(line string) {
 		ev := Event{Kind: EventRecv, Line: line}
 		if !c.lastSent.IsZero() {
@@ -360,7 +374,7 @@ func (c *Client) StartTLS(cfg *tls.Config) error {
 // handshake runs a TLS handshake under the command timeout and records
 // the result in the trace.
 func (c *Client) handshake(tc *tls.Conn) error {
-	_ = tc.SetDeadline(c.opts.Now().Add(c.opts.Timeouts.Command))
+	_ = tc.SetDeadline(deadline(c.opts.Timeouts.Command))
 	if err := tc.Handshake(); err != nil {
 		tc.Close()
 		return classifyTLSError(err)

@@ -16,6 +16,7 @@ type bodyWriter struct {
 	lineStart bool  // the next byte starts a line
 	pendingCR bool  // a CR was seen, the next byte decides CRLF or bare CR
 	n         int64 // octets written to w
+	stuffed   int64 // dots added by dot-stuffing (counted in n)
 	lines     int64
 }
 
@@ -43,6 +44,7 @@ func (d *bodyWriter) Write(p []byte) (int, error) {
 				return 0, err
 			}
 			d.n++
+			d.stuffed++
 		}
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {

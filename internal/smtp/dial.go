@@ -25,6 +25,7 @@ type DialOptions struct {
 	TLS       *tls.Config   // non-nil: implicit TLS (RFC 8314)
 	Dialer    Dialer        // nil: a net.Dialer
 	Trace     Trace
+	Now       func() time.Time // stamps the trace events; nil: time.Now
 }
 
 // ConnectError is a failed connection attempt (refused, unreachable, timed
@@ -97,7 +98,11 @@ func Dial(ctx context.Context, o DialOptions) (net.Conn, error) {
 	}
 	emit := func(k EventKind, line string, tlsOn bool) {
 		if o.Trace != nil {
-			o.Trace(Event{Time: time.Now(), Kind: k, Line: line, TLS: tlsOn})
+			now := time.Now
+			if o.Now != nil {
+				now = o.Now
+			}
+			o.Trace(Event{Time: now(), Kind: k, Line: line, TLS: tlsOn})
 		}
 	}
 	emit(EventDial, network+" "+addr, false)

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,8 +33,8 @@ func ParseExtensions(lines []string) Extensions {
 		}
 		kw = strings.ToUpper(kw)
 		if old, ok := e.raw[kw]; ok {
-			if kw == "AUTH" && param != "" {
-				e.raw[kw] = strings.TrimSpace(old + " " + param)
+			if kw == "AUTH" {
+				e.raw[kw] = mergeWords(old, param)
 			}
 			continue
 		}
@@ -77,11 +78,14 @@ func (e Extensions) Size() int64 {
 	return n
 }
 
-// AuthMechanisms returns the SASL mechanisms announced after AUTH, upper-cased.
+// AuthMechanisms returns the SASL mechanisms announced after AUTH,
+// upper-cased, each once (SASL names are case-insensitive, RFC 4422 3.1).
 func (e Extensions) AuthMechanisms() []string {
 	var out []string
 	for _, m := range strings.Fields(e.Param("AUTH")) {
-		out = append(out, strings.ToUpper(m))
+		if m = strings.ToUpper(m); !slices.Contains(out, m) {
+			out = append(out, m)
+		}
 	}
 	return out
 }
@@ -109,4 +113,21 @@ func (e Extensions) lineOf(k string) string {
 		return k + " " + p
 	}
 	return k
+}
+
+// mergeWords appends the words of more that old lacks (case-insensitive):
+// a server announcing both "AUTH PLAIN LOGIN" and "AUTH=LOGIN" offers each
+// mechanism once.
+func mergeWords(old, more string) string {
+	words := strings.Fields(old)
+	for _, w := range strings.Fields(more) {
+		dup := false
+		for _, o := range words {
+			dup = dup || strings.EqualFold(o, w)
+		}
+		if !dup {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " ")
 }

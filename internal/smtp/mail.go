@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MailOptions are the ESMTP parameters of MAIL FROM.
@@ -137,7 +138,13 @@ type TxResult struct {
 	Rcpts   []RcptResult `json:"recipients"`
 	Data    *Reply       `json:"data,omitempty"`
 	QueueID string       `json:"queue_id,omitempty"`
-	Octets  int64        `json:"octets"`
+	// Octets is the size of the content sent: line endings made CRLF, the
+	// last line terminated, dot-stuffing not counted (the SIZE value of RFC
+	// 1870 3, the same for DATA and BDAT).
+	Octets int64 `json:"octets"`
+	// DataTime is how long the content phase took: from the 354 (or the
+	// first BDAT) to the final reply.
+	DataTime time.Duration `json:"-"`
 }
 
 // Accepted counts recipients accepted (and, in LMTP, delivered).
@@ -191,19 +198,39 @@ func (c *Client) Send(tx *Transaction) (*TxResult, error) {
 		mailErr := error(nil)
 		if res.Mail.Code/100 != 2 {
 			mailErr = replyError(mailCmd, res.Mail)
+			if res.Mail.Code == CodeUnavailable {
+				// RFC 5321 3.8: the server is closing the session; the
+				// other replies will not come.
+				return res, mailErr
+			}
+		}
+		// After a refused MAIL the connection's failure is less telling
+		// than the refusal.
+		readErr := func(err error) error {
+			if mailErr != nil {
+				return mailErr
+			}
+			return err
 		}
 		for _, r := range tx.Rcpts {
 			cmd := RcptCommand(r.Addr, r.Opts)
 			rep, err := c.readReply(cmd, c.opts.Timeouts.Rcpt)
 			if err != nil {
-				return res, err
+				return res, readErr(err)
 			}
 			res.Rcpts = append(res.Rcpts, RcptResult{Addr: r.Addr, Reply: rep, Accepted: rep.Code/100 == 2})
+			if rep.Code == CodeUnavailable {
+				return res, replyError(cmd, rep)
+			}
 		}
 		if pipeline {
 			rep, err := c.readReply("DATA", c.opts.Timeouts.DataInit)
 			if err != nil {
-				return res, err
+				return res, readErr(err)
+			}
+			if rep.Code == CodeUnavailable {
+				res.Data = &rep
+				return res, replyError("DATA", rep)
 			}
 			if rep.Code == CodeStartData && (mailErr != nil || res.Accepted() == 0) {
 				// RFC 2920 3.1: the server accepted DATA although nothing
@@ -215,7 +242,7 @@ func (c *Client) Send(tx *Transaction) (*TxResult, error) {
 				if err := c.flush(); err != nil {
 					return res, err
 				}
-				if _, err := c.readReply(".", c.opts.Timeouts.DataEnd); err != nil {
+				if _, err := c.readReply("DATA", c.opts.Timeouts.DataEnd); err != nil {
 					return res, err
 				}
 			}
@@ -247,6 +274,9 @@ func (c *Client) Send(tx *Transaction) (*TxResult, error) {
 				return res, err
 			}
 			res.Rcpts = append(res.Rcpts, RcptResult{Addr: r.Addr, Reply: rep, Accepted: err == nil})
+			if rep.Code == CodeUnavailable {
+				return res, err // the server is closing (RFC 5321 3.8)
+			}
 		}
 	}
 	if res.Accepted() == 0 {
@@ -268,20 +298,20 @@ func (c *Client) Send(tx *Transaction) (*TxResult, error) {
 // sendBody streams the content after a 354, then the terminator, and reads
 // the final reply (one per accepted recipient in LMTP).
 func (c *Client) sendBody(tx *Transaction, res *TxResult) error {
+	start := c.opts.Now()
+	defer func() { res.DataTime = c.opts.Now().Sub(start) }()
 	c.stage = "DATA"
 	c.writeTimeout = c.opts.Timeouts.DataBlock
 	bw := newBodyWriter(c.bw, true)
-	var src io.Reader = bodySource{tx.Body}
-	if c.opts.TraceBody && c.opts.Trace != nil {
-		src = c.traceBody(src)
-	}
+	src, flushTrace := c.traceBody(bodySource{tx.Body})
 	if _, err := io.Copy(bw, src); err != nil {
 		return bodyErr(err)
 	}
+	flushTrace()
 	if err := bw.finish(); err != nil {
 		return &NetError{Stage: "DATA", Err: err}
 	}
-	res.Octets = bw.n
+	res.Octets = bw.n - bw.stuffed
 	c.emit(Event{Kind: EventBody, Line: fmt.Sprintf("(%d octets, %d lines)", bw.n, bw.lines)})
 	if err := c.writeLine(".", "", c.opts.Timeouts.DataEnd); err != nil {
 		return err
@@ -289,7 +319,9 @@ func (c *Client) sendBody(tx *Transaction, res *TxResult) error {
 	if err := c.flush(); err != nil {
 		return err
 	}
-	return c.readDataReplies(".", res)
+	// Errors name the reply to the end of the content after DATA: ".: timed
+	// out" would say nothing.
+	return c.readDataReplies("DATA", res)
 }
 
 // BodyReadError is a failure to read the message content (the user's file
@@ -378,6 +410,8 @@ func (c *Client) sendChunks(tx *Transaction, res *TxResult) error {
 		size = 1 << 20
 	}
 	c.stage = "BDAT"
+	start := c.opts.Now()
+	defer func() { res.DataTime = c.opts.Now().Sub(start) }()
 	var lastErr error
 	cw := &chunkWriter{buf: make([]byte, 0, size)}
 	var total int64
@@ -414,16 +448,14 @@ func (c *Client) sendChunks(tx *Transaction, res *TxResult) error {
 	}
 	inner := bufio.NewWriterSize(cw, 32*1024)
 	bw := newBodyWriter(inner, false)
-	var src io.Reader = bodySource{tx.Body}
-	if c.opts.TraceBody && c.opts.Trace != nil {
-		src = c.traceBody(src)
-	}
+	src, flushTrace := c.traceBody(bodySource{tx.Body})
 	if _, err := io.Copy(bw, src); err != nil {
 		if lastErr != nil {
 			return lastErr
 		}
 		return bodyErr(err)
 	}
+	flushTrace()
 	if err := bw.finish(); err != nil {
 		return err
 	}
@@ -440,23 +472,37 @@ func (c *Client) sendChunks(tx *Transaction, res *TxResult) error {
 	return c.readDataReplies(fmt.Sprintf("BDAT %d LAST", len(cw.buf)), res)
 }
 
-// traceBody copies each body line into the trace as it is read.
-func (c *Client) traceBody(r io.Reader) io.Reader {
-	return io.TeeReader(r, &lineTracer{c: c})
+// traceBody copies each body line into the trace as it is read when
+// TraceBody is on; flush traces a last line that has no line ending.
+func (c *Client) traceBody(r io.Reader) (src io.Reader, flush func()) {
+	if !c.opts.TraceBody || c.opts.Trace == nil {
+		return r, func() {}
+	}
+	lt := &lineTracer{c: c}
+	return io.TeeReader(r, lt), lt.flush
 }
 
 type lineTracer struct {
 	c    *Client
 	part []byte
+	any  bool // part holds bytes of an unfinished line
+}
+
+func (l *lineTracer) flush() {
+	if l.any {
+		l.c.emit(Event{Kind: EventSend, Line: strings.TrimSuffix(string(l.part), "\r")})
+		l.part, l.any = l.part[:0], false
+	}
 }
 
 func (l *lineTracer) Write(p []byte) (int, error) {
 	for _, b := range p {
 		if b == '\n' {
 			l.c.emit(Event{Kind: EventSend, Line: strings.TrimSuffix(string(l.part), "\r")})
-			l.part = l.part[:0]
+			l.part, l.any = l.part[:0], false
 			continue
 		}
+		l.any = true
 		if len(l.part) < 4096 {
 			l.part = append(l.part, b)
 		}
@@ -465,10 +511,10 @@ func (l *lineTracer) Write(p []byte) (int, error) {
 }
 
 var queueIDPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)queued as ([A-Za-z0-9._-]+)`),  // Postfix, aiosmtpd-style
-	regexp.MustCompile(`(?i)\bid=([A-Za-z0-9._-]+)`),       // Exim
+	regexp.MustCompile(`(?i)queued as ([A-Za-z0-9._-]+)`),     // Postfix, aiosmtpd-style
+	regexp.MustCompile(`(?i)\bid=([A-Za-z0-9._-]+)`),          // Exim
 	regexp.MustCompile(`^([A-Za-z0-9]{8,}) Message accepted`), // Sendmail
-	regexp.MustCompile(`(?i)^OK ([A-Za-z0-9._-]+) - gsmtp`), // Gmail
+	regexp.MustCompile(`(?i)^OK ([A-Za-z0-9._-]+) - gsmtp`),   // Gmail
 	regexp.MustCompile(`(?i)\bqueue(?:d)?(?: id)?[: ]+([A-Za-z0-9._-]{6,})`),
 }
 

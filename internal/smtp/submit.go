@@ -216,7 +216,7 @@ func (s *session) run(ctx context.Context) (err error) {
 	err = s.phase(&res.Timings.Connect, func() error {
 		var err error
 		conn, err = Dial(ctx, DialOptions{Addr: o.Addr, Network: o.Network, LocalAddr: o.LocalAddr,
-			Timeout: o.Client.Timeouts.Connect, TLS: implicit, Dialer: o.Dialer, Trace: o.Client.Trace})
+			Timeout: o.Client.Timeouts.Connect, TLS: implicit, Dialer: o.Dialer, Trace: o.Client.Trace, Now: s.now})
 		return err
 	})
 	if err != nil {
