@@ -25,17 +25,16 @@ var (
 // an oversized message. After an error it must be drained with drain, which
 // reads to the real end of data without keeping anything.
 type dataReader struct {
-	br       *bufio.Reader
-	maxLine  int
-	maxSize  int64
-	n        int64 // octets delivered (after un-stuffing)
-	lineLen  int   // octets on the current line so far
-	state    int
-	err      error // sticky
-	done     bool
-	pending  []byte // bytes decided but not yet returned
-	pendBuf  [2]byte
-	onMarker bool
+	br      *bufio.Reader
+	maxLine int
+	maxSize int64
+	n       int64 // octets delivered (after un-stuffing)
+	lineLen int   // octets on the current line so far
+	state   int
+	err     error // sticky
+	done    bool
+	pending []byte // bytes decided but not yet returned
+	pendBuf [2]byte
 }
 
 const (

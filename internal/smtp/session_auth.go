@@ -128,7 +128,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	switch l.step {
 	case 0:
 		l.step = 1
-		if resp != nil && len(resp) > 0 {
+		if len(resp) > 0 {
 			// An initial response carries the user name.
 			l.user, l.step = string(resp), 2
 			return []byte("Password:"), false, nil

@@ -20,9 +20,9 @@ type rcptStatus struct {
 // runData hands r to the backend: Data, or LMTPData on an LMTP listener.
 // It returns the backend's error and, for LMTP, the per-recipient
 // outcomes.
-func (c *conn) runData(r io.Reader) (error, []rcptStatus) {
+func (c *conn) runData(r io.Reader) ([]rcptStatus, error) {
 	if !c.st.LMTP {
-		return c.sess.Data(r), nil
+		return nil, c.sess.Data(r)
 	}
 	ls, ok := c.sess.(LMTPSession)
 	if !ok {
@@ -31,11 +31,11 @@ func (c *conn) runData(r io.Reader) (error, []rcptStatus) {
 		for i, rc := range c.rcpts {
 			out[i] = rcptStatus{rc, err}
 		}
-		return err, out
+		return out, err
 	}
 	var out []rcptStatus
 	err := ls.LMTPData(r, func(rcpt string, err error) { out = append(out, rcptStatus{rcpt, err}) })
-	return err, out
+	return out, err
 }
 
 // contentReply is the answer to data that broke the rules.
@@ -145,7 +145,7 @@ func (c *conn) handleData(cmd Command) error {
 		}()
 	}
 	if injected == nil {
-		backendErr, statuses = c.runData(dr)
+		statuses, backendErr = c.runData(dr)
 	}
 	if !dr.done && dr.err == nil {
 		_, _ = io.Copy(io.Discard, dr)
@@ -196,7 +196,7 @@ func (c *conn) startBDAT() {
 			pr.CloseWithError(errors.New("backend stopped reading"))
 			b.done <- res
 		}()
-		res.err, res.statuses = c.runData(pr)
+		res.statuses, res.err = c.runData(pr)
 	}()
 }
 
