@@ -130,7 +130,7 @@ EXIT STATUS
 	f.StringVar(&o.MaxSize, "max-size", "64M", "largest message accepted (SIZE), with K, M or G suffix")
 	f.IntVar(&o.MaxRecipients, "max-recipients", 100, "recipients per message")
 	f.IntVar(&o.MaxConnections, "max-connections", 200, "simultaneous connections")
-	f.IntVar(&o.MaxPerIP, "max-per-ip", 20, "simultaneous connections per client IP")
+	f.IntVar(&o.MaxPerIP, "max-per-ip", 50, "simultaneous connections per client IP")
 	f.DurationVar(&o.GreetDelay, "greet-delay", 0, "wait before the greeting and refuse clients that talk first")
 	f.BoolVar(&o.NoPipelining, "no-pipelining", false, "do not offer PIPELINING (and refuse clients that pipeline)")
 	f.BoolVar(&o.NoChunking, "no-chunking", false, "do not offer CHUNKING/BDAT")

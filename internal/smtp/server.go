@@ -107,7 +107,7 @@ func DefaultLimits() Limits {
 		CommandTimeout: 5 * time.Minute,
 		DataTimeout:    10 * time.Minute,
 		Connections:    200,
-		PerIP:          20,
+		PerIP:          50,
 	}
 }
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# scripts/bench/serve.sh: receiving throughput on loopback, in one run.
+# smtp-source (20 sessions, N messages of 2 KB) into: smtpkit serve (durable
+# maildir), a throwaway Postfix delivering to maildir, smtp-sink, and
+# `smtpkit serve --sink`; plus the raw durable-write limit of the disk
+# (write + fsync + link + directory fsync, 20 writers). Then memory: RSS of
+# serve receiving a 100 MiB message, and holding 1,000 idle connections.
+# Usage: scripts/bench/serve.sh [N=10000]   (run as root for Postfix)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-10000}
+S=20
+for t in smtp-source smtp-sink postfix python3; do
+  command -v "$t" >/dev/null || { echo "bench: $t is not installed (apt-get install postfix)" >&2; exit 1; }
+done
+work=$(mktemp -d /var/tmp/smtpkit-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/pf/conf/main.cf" ] && postfix -c "$work/pf/conf" stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
+go build -o "$work/durable" ./scripts/bench/durable
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitport() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$N/($2-$1):.0f}')"; }
+source_run() { smtp-source -s $S -m "$N" -l 2048 -f a@example.com -t b@example.com 127.0.0.1:"$1"; }
+count_new() { find "$1" -path '*/new/*' -type f | wc -l; }
+
+declare -A R
+# 1. raw durable-write limit
+R[raw]=$("$work/durable" -dir "$work/raw" -writers $S -n "$N" -size 2048 | sed -n 's/.* \([0-9.]*\) files\/s.*/\1/p')
+
+# 2. smtp-sink
+p=$(freeport); sinkuser=(); [ "$(id -u)" = 0 ] && sinkuser=(-u nobody)
+smtp-sink "${sinkuser[@]}" 127.0.0.1:"$p" 256 & pids+=($!); waitport "$p"
+t0=$(now); source_run "$p"; t1=$(now); R[sink]=$(rate "$t0" "$t1")
+
+# 3. smtpkit serve --sink
+p=$(freeport)
+"$work/smtpkit" serve --sink --listen 127.0.0.1:"$p" -q & pids+=($!); waitport "$p"
+t0=$(now); source_run "$p"; t1=$(now); R[kitsink]=$(rate "$t0" "$t1")
+
+# 4. smtpkit serve, durable maildir
+p=$(freeport)
+"$work/smtpkit" serve --listen 127.0.0.1:"$p" --maildir "$work/kit" -q & pids+=($!); waitport "$p"
+t0=$(now); source_run "$p"; t1=$(now); R[kit]=$(rate "$t0" "$t1")
+got=$(count_new "$work/kit")
+[ "$got" = "$N" ] || { echo "bench: serve stored $got of $N messages" >&2; exit 1; }
+
+# 5. a throwaway Postfix delivering to maildir (timed until all N are in new/)
+if [ "$(id -u)" = 0 ]; then
+  pf=$work/pf; mkdir -p "$pf/conf" "$pf/queue" "$pf/data" "$pf/mail"
+  chown postfix "$pf/data"; chown nobody:nogroup "$pf/mail"
+  p=$(freeport)
+  nuid=$(id -u nobody); ngid=$(getent group nogroup | cut -d: -f3)
+  cat > "$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+meta_directory = /etc/postfix
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = localhost
+mydestination =
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+virtual_mailbox_domains = example.com
+virtual_mailbox_base = $pf/mail
+virtual_mailbox_maps = texthash:$pf/conf/vmailbox
+virtual_uid_maps = static:$nuid
+virtual_gid_maps = static:$ngid
+smtpd_relay_restrictions = reject_unauth_destination
+default_transport = error:no relaying
+CF
+  echo "b@example.com b/" > "$pf/conf/vmailbox"
+  sed -n '/^pickup/,$p' /usr/share/postfix/master.cf.dist 2>/dev/null > "$pf/conf/master.tail" || true
+  if [ ! -s "$pf/conf/master.tail" ]; then
+    printf '%s\n' "pickup unix n - n 60 1 pickup" "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" \
+      "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" \
+      "trace unix - - n - 0 bounce" "verify unix - - n - 1 verify" "flush unix n - n 1000? 0 flush" \
+      "proxymap unix - - n - - proxymap" "smtp unix - - n - - smtp" "relay unix - - n - - smtp" \
+      "showq unix n - n - - showq" "error unix - - n - - error" "retry unix - - n - - error" \
+      "discard unix - - n - - discard" "local unix - n n - - local" "virtual unix - n n - - virtual" \
+      "lmtp unix - - n - - lmtp" "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
+      "postlog unix-dgram n - n - 1 postlogd" > "$pf/conf/master.tail"
+  fi
+  { echo "127.0.0.1:$p inet n - n - - smtpd"; cat "$pf/conf/master.tail"; } > "$pf/conf/master.cf"
+  postfix -c "$pf/conf" start >/dev/null 2>&1 || script -qec "postfix -c $pf/conf start" /dev/null >/dev/null
+  waitport "$p"
+  t0=$(now); source_run "$p"
+  for _ in $(seq 6000); do [ "$(count_new "$pf/mail")" -ge "$N" ] && break; sleep 0.05; done
+  t1=$(now)
+  got=$(count_new "$pf/mail")
+  [ "$got" -ge "$N" ] || { echo "bench: Postfix delivered $got of $N" >&2; tail -5 "$pf/maillog" >&2; exit 1; }
+  R[postfix]=$(rate "$t0" "$t1")
+  postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+else
+  R[postfix]=0
+fi
+
+echo "serve: smtp-source, $S sessions, $N messages of 2 KB, loopback"
+printf '%-28s %12s\n' "receiver" "messages/s"
+printf '%-28s %12s\n' "smtpkit serve (maildir)" "${R[kit]}" "Postfix (maildir)" "${R[postfix]}" \
+  "raw durable writes" "${R[raw]}" "smtp-sink" "${R[sink]}" "smtpkit serve --sink" "${R[kitsink]}"
+python3 - "${R[kit]}" "${R[postfix]}" "${R[raw]}" "${R[kitsink]}" "${R[sink]}" <<'PY'
+import sys
+kit, pf, raw, ksink, sink = map(float, sys.argv[1:])
+print(f"ratio: serve/Postfix = {kit/pf:.1f}x" if pf else "ratio: serve/Postfix = n/a (needs root)")
+print(f"ratio: serve/raw durable = {kit/raw:.2f}x")
+print(f"ratio: serve --sink/smtp-sink = {ksink/sink:.2f}x")
+PY
+
+# Memory: a 100 MiB message, then 1,000 idle connections.
+p=$(freeport)
+"$work/smtpkit" serve --listen 127.0.0.1:"$p" --maildir "$work/big" --max-size 200M \
+  --max-connections 2000 --max-per-ip 2000 -q & spid=$!; pids+=($spid); waitport "$p"
+python3 - "$work/big.eml" <<'PY'
+import os, sys
+line = (os.urandom(57).hex()[:76] + "\r\n").encode()
+with open(sys.argv[1], "wb") as f:
+    f.write(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\n\r\n")
+    for _ in range(100 * 1024 * 1024 // len(line)):
+        f.write(line)
+PY
+"$work/smtpkit" send --server 127.0.0.1:"$p" --tls none --from a@example.com --to b@example.com --data @"$work/big.eml" -q
+big=$(awk '/VmHWM/{print $2}' /proc/$spid/status)
+python3 - "$p" "$spid" <<'PY'
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+socks = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    socks.append(s)
+for s in socks:
+    s.recv(512)  # the greeting: every session is up
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(f"serve RSS with 1,000 idle connections: {int(rss)/1024:.1f} MiB")
+for s in socks:
+    s.close()
+PY
+echo "serve peak RSS receiving a 100 MiB message: $((big/1024)) MiB"
