@@ -335,7 +335,10 @@ func listenAddr(a string) (net.Listener, error) {
 	} else if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, usageErrorf("listen address %q: want HOST:PORT or unix:/path", a)
 	}
-	ln, err := net.Listen(network, addr)
+	// SMTP has its own timeouts; TCP keepalive would only cost three
+	// setsockopt calls per accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
 		return nil, &ExitError{Code: ExitTempFail, Err: fmt.Errorf("listen %s: %w", a, unwrapOp(err))}
 	}
