@@ -34,7 +34,13 @@ type Options struct {
 	Hostname string
 	// Now is the clock for file names; nil means time.Now.
 	Now func() time.Time
+	// DirSyncs bounds the fsyncs of one new/ directory in flight at once
+	// (group commit); 0 means DefaultDirSyncs.
+	DirSyncs int
 }
+
+// DefaultDirSyncs is how many fsyncs of one new/ run at once by default.
+const DefaultDirSyncs = 4
 
 // Store delivers into any number of maildirs. It is safe for concurrent use
 // by many sessions, and it must be shared by them: concurrent deliveries to
@@ -44,14 +50,19 @@ type Store struct {
 	now  func() time.Time
 	pid  int
 
-	mu      sync.Mutex
-	syncers map[string]*syncer // by new/ path, while a delivery uses it
+	mu       sync.Mutex
+	syncers  map[string]*syncer // by new/ path, while a delivery uses it
+	dirSyncs int
 
 	hooks *hooks // tests only
 }
 
 // NewStore returns a Store with the given options.
 func NewStore(o Options) *Store {
+	dirSyncs := o.DirSyncs
+	if dirSyncs <= 0 {
+		dirSyncs = DefaultDirSyncs
+	}
 	host := o.Hostname
 	if host == "" {
 		host, _ = os.Hostname()
@@ -64,10 +75,11 @@ func NewStore(o Options) *Store {
 		now = time.Now
 	}
 	return &Store{
-		host:    hostEscaper.Replace(host),
-		now:     now,
-		pid:     os.Getpid(),
-		syncers: make(map[string]*syncer),
+		host:     hostEscaper.Replace(host),
+		now:      now,
+		pid:      os.Getpid(),
+		syncers:  make(map[string]*syncer),
+		dirSyncs: dirSyncs,
 	}
 }
 

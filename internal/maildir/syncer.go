@@ -5,19 +5,26 @@ import "sync"
 // syncer coalesces the fsyncs of one new/ directory (group commit). Every
 // link into the directory takes the next generation number; an fsync
 // ("round") covers every generation handed out before it started, because
-// those links had completed by then. A caller waits for the first round
-// that starts after its own link, and all callers that linked while a round
-// was in flight share the next one: N concurrent deliveries cost about two
-// directory fsyncs instead of N, and none is acknowledged early.
+// those links had completed by then. A caller whose link finds a free slot
+// starts a round at once; when all limit slots are busy it joins the
+// pending round, which starts as soon as a slot frees and covers everyone
+// who joined. No caller returns before a round that started after its link
+// has completed.
+//
+// Several rounds may run at once: the kernel joins concurrent fsyncs into
+// one journal commit anyway, and making a caller wait for a running round
+// to end before its own could start would double its latency.
 type syncer struct {
 	dir   string
 	hooks *hooks
 	users int // guarded by Store.mu: deliveries holding this syncer
+	limit int // rounds in flight at most
 
-	mu      sync.Mutex
-	linked  uint64 // last generation handed out
-	running *round // the fsync in flight, if any
-	pending *round // the next fsync, gathering callers while running is busy
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when a round ends
+	linked   uint64     // last generation handed out
+	inflight int        // rounds running
+	pending  *round     // the next round, gathering callers while all slots are busy
 }
 
 // round is one fsync of the directory.
@@ -30,10 +37,6 @@ type round struct {
 // commit records a link into the directory that has just completed, and
 // returns once an fsync of the directory that started after it has
 // completed, with that fsync's error. It returns the link's generation.
-//
-// The first caller of a pending round leads it: it waits for the running
-// round to end and then runs the fsync itself, so no goroutine is spawned
-// and the disk never sees two fsyncs of one directory at once.
 func (y *syncer) commit() (uint64, error) {
 	y.mu.Lock()
 	y.linked++
@@ -41,37 +44,31 @@ func (y *syncer) commit() (uint64, error) {
 	if h := y.hooks; h != nil && h.linked != nil {
 		h.linked(y, gen)
 	}
-	switch {
-	case y.pending != nil:
-		r := y.pending
+	if r := y.pending; r != nil {
 		y.mu.Unlock()
 		<-r.done
 		return gen, r.err
-	case y.running != nil:
-		r := &round{done: make(chan struct{})}
-		y.pending = r
-		prev := y.running
-		y.mu.Unlock()
-		<-prev.done
-		y.mu.Lock()
-		y.pending = nil
-		y.start(r)
-		y.mu.Unlock()
-		y.run(r)
-		return gen, r.err
-	default:
-		r := &round{done: make(chan struct{})}
-		y.start(r)
-		y.mu.Unlock()
-		y.run(r)
-		return gen, r.err
 	}
+	r := &round{done: make(chan struct{})}
+	if y.inflight >= y.limit {
+		// All slots busy: lead the pending round, which starts when one
+		// frees and covers every caller that joins meanwhile.
+		y.pending = r
+		for y.inflight >= y.limit {
+			y.cond.Wait()
+		}
+		y.pending = nil
+	}
+	y.start(r)
+	y.mu.Unlock()
+	y.run(r)
+	return gen, r.err
 }
 
-// start makes r the running round; y.mu is held.
+// start makes r a running round; y.mu is held.
 func (y *syncer) start(r *round) {
 	r.gen = y.linked
-	y.running = r
+	y.inflight++
 	if h := y.hooks; h != nil && h.syncStart != nil {
 		h.syncStart(y, r.gen)
 	}
@@ -88,8 +85,9 @@ func (y *syncer) run(r *round) {
 		h.syncEnd(y, r.gen, err)
 	}
 	r.err = err
-	y.running = nil
+	y.inflight--
 	close(r.done)
+	y.cond.Signal()
 	y.mu.Unlock()
 }
 
@@ -112,7 +110,8 @@ func (s *Store) acquire(dir string) *syncer {
 	defer s.mu.Unlock()
 	y := s.syncers[dir]
 	if y == nil {
-		y = &syncer{dir: dir, hooks: s.hooks}
+		y = &syncer{dir: dir, hooks: s.hooks, limit: s.dirSyncs}
+		y.cond = sync.NewCond(&y.mu)
 		s.syncers[dir] = y
 	}
 	y.users++

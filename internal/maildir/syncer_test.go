@@ -68,7 +68,8 @@ func watch(s *Store, delay time.Duration) *eventLog {
 	return l
 }
 
-// checkGroupCommit verifies the log of one directory: fsyncs never overlap,
+// checkGroupCommit verifies the log of one directory: at most DefaultDirSyncs
+// fsyncs run at once,
 // each covers exactly the links made before it started, and every commit
 // returned after the end of an fsync that started after its link. It
 // returns the number of fsyncs.
@@ -81,7 +82,7 @@ func checkGroupCommit(t *testing.T, ev []event) int {
 		start, end int
 	}
 	var rounds []span
-	running := -1
+	running := map[uint64]int{} // gen -> index in rounds
 	for i, e := range ev {
 		switch e.kind {
 		case "link":
@@ -91,20 +92,24 @@ func checkGroupCommit(t *testing.T, ev []event) int {
 			linkAt[e.gen] = i
 			maxLinked = max(maxLinked, e.gen)
 		case "start":
-			if running >= 0 {
-				t.Fatalf("event %d: fsync started while another runs", i)
+			if len(running) >= DefaultDirSyncs {
+				t.Fatalf("event %d: fsync started while %d others run (limit %d)", i, len(running), DefaultDirSyncs)
 			}
 			if e.gen != maxLinked {
 				t.Fatalf("event %d: fsync covers generation %d, but %d were linked", i, e.gen, maxLinked)
 			}
+			if _, dup := running[e.gen]; dup {
+				t.Fatalf("event %d: two fsyncs cover generation %d", i, e.gen)
+			}
 			rounds = append(rounds, span{e.gen, i, -1})
-			running = len(rounds) - 1
+			running[e.gen] = len(rounds) - 1
 		case "end":
-			if running < 0 || rounds[running].gen != e.gen {
+			k, ok := running[e.gen]
+			if !ok {
 				t.Fatalf("event %d: end of an fsync that is not running", i)
 			}
-			rounds[running].end = i
-			running = -1
+			rounds[k].end = i
+			delete(running, e.gen)
 		}
 	}
 	commits := 0
