@@ -151,8 +151,8 @@ EXIT STATUS
 	f.StringVar(&o.DKIMDomain, "dkim-domain", "", "DKIM signing domain (d=; default: the sender's domain)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the envelope and message; connect to nothing")
 
-	f.StringVar(&o.Pipelining, "pipelining", "auto", "PIPELINING: auto (when offered), on or off")
-	f.StringVar(&o.Chunking, "chunking", "auto", "CHUNKING/BDAT: auto (when offered), on or off")
+	f.StringVar(&o.Pipelining, "pipelining", "auto", "PIPELINING: auto (when offered), on (required) or off")
+	f.StringVar(&o.Chunking, "chunking", "auto", "CHUNKING/BDAT: auto (when offered), on (required) or off")
 	f.StringVar(&o.QuitAfter, "quit-after", "", "stop after: "+strings.Join(smtp.QuitAfterPoints, ", "))
 	f.StringArrayVar(&o.Commands, "command", nil, "send LINE after EHLO (and AUTH) and show the reply (repeatable)")
 

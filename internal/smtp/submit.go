@@ -343,7 +343,10 @@ func (s *session) tlsConfig() *tls.Config {
 		}
 	}
 	roots, name := cfg.RootCAs, cfg.ServerName
-	skip := cfg.InsecureSkipVerify || s.o.Insecure
+	// Opportunistic STARTTLS encrypts without requiring a valid
+	// certificate (like Postfix's "may" level, RFC 7435): the result says
+	// whether it verified.
+	skip := cfg.InsecureSkipVerify || s.o.Insecure || s.o.TLS == TLSOpportunistic
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(st tls.ConnectionState) error {
 		err := VerifyChain(st, roots, name, s.now())
@@ -451,6 +454,14 @@ func (s *session) transaction() error {
 		if _, ok := c.TLS(); !ok || !ext.Has("REQUIRETLS") {
 			return &CapabilityError{Reason: "REQUIRETLS asked for, but the session is not TLS or the server does not offer REQUIRETLS"}
 		}
+	}
+	// "on" requires the extension: RFC 2920 and RFC 3030 forbid using
+	// one the server did not announce.
+	if o.Pipelining == "on" && !ext.Has("PIPELINING") {
+		return &CapabilityError{Reason: "--pipelining on: the server does not offer PIPELINING"}
+	}
+	if o.Chunking == "on" && !ext.Has("CHUNKING") {
+		return &CapabilityError{Reason: "--chunking on: the server does not offer CHUNKING"}
 	}
 	pipelining := choose(o.Pipelining, ext.Has("PIPELINING"))
 	chunking := choose(o.Chunking, ext.Has("CHUNKING"))
