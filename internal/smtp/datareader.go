@@ -31,7 +31,8 @@ type dataReader struct {
 	n       int64 // octets delivered (after un-stuffing)
 	lineLen int   // octets on the current line so far
 	state   int
-	err     error // sticky
+	end     endState // where the raw octets stand on the way to CRLF.CRLF
+	err     error    // sticky
 	done    bool
 	pending []byte // bytes decided but not yet returned
 	pendBuf [2]byte
@@ -46,7 +47,8 @@ const (
 )
 
 func newDataReader(br *bufio.Reader, maxLine int, maxSize int64) *dataReader {
-	return &dataReader{br: br, maxLine: maxLine, maxSize: maxSize, state: dStartLine}
+	// The DATA command line's CRLF counts: an empty message is ".\r\n".
+	return &dataReader{br: br, maxLine: maxLine, maxSize: maxSize, state: dStartLine, end: endCRLF}
 }
 
 func (r *dataReader) Read(p []byte) (int, error) {
@@ -79,6 +81,7 @@ func (r *dataReader) Read(p []byte) (int, error) {
 			r.err = err
 			return n, err
 		}
+		r.end = r.end.next(b)
 		out, err := r.step(b)
 		if err != nil {
 			r.err = err
@@ -146,8 +149,10 @@ func (r *dataReader) step(b byte) (int, error) {
 		case '\n':
 			return -1, ErrBareLineEnding
 		}
-		// RFC 5321 4.5.2: a leading dot was doubled; drop one.
+		// RFC 5321 4.5.2: a leading dot was doubled; drop one. It does not
+		// count towards the line length either (4.5.3.1.6).
 		r.state = dMid
+		r.lineLen--
 		return int(b), nil
 	case dDotCR:
 		if b != '\n' {
@@ -159,6 +164,40 @@ func (r *dataReader) step(b byte) (int, error) {
 	return -1, nil
 }
 
+// endState follows the raw octets on the way to CRLF "." CRLF, ignoring
+// everything else. Read advances it for every octet it consumes, whatever
+// the parser made of it, so that drain resumes exactly where the octets
+// left off: an error on the LF of "\r\n.\n" or on the "X" of "\rX\n" must
+// not let a following ".\r\n" or "\n.\r\n" end the data (SMTP
+// smuggling), and an error on the CR of a CRLF must not hide the
+// CRLF.CRLF that follows.
+type endState uint8
+
+const (
+	endNone      endState = iota
+	endCR                 // CR
+	endCRLF               // CRLF
+	endCRLFDot            // CRLF "."
+	endCRLFDotCR          // CRLF "." CR
+	endDone               // CRLF "." CRLF
+)
+
+func (e endState) next(b byte) endState {
+	switch {
+	case b == '\r' && e == endCRLFDot:
+		return endCRLFDotCR
+	case b == '\r':
+		return endCR
+	case b == '\n' && e == endCR:
+		return endCRLF
+	case b == '.' && e == endCRLF:
+		return endCRLFDot
+	case b == '\n' && e == endCRLFDotCR:
+		return endDone
+	}
+	return endNone
+}
+
 // drain reads to the end of the data (CRLF "." CRLF, recognised strictly)
 // after an error, discarding everything. It returns the I/O error, if any.
 func (r *dataReader) drain() error {
@@ -168,38 +207,15 @@ func (r *dataReader) drain() error {
 	if r.err != nil && !isContentErr(r.err) {
 		return r.err
 	}
-	// Resynchronise: look only for CR LF "." CR LF, whatever came before.
-	st := 0 // 0: none, 1: CR, 2: CRLF, 3: CRLF., 4: CRLF.CR
-	if r.state == dStartLine {
-		st = 2
-	} else if r.state == dDot {
-		st = 3
-	} else if r.state == dDotCR {
-		st = 4
-	} else if r.state == dCR {
-		st = 1
-	}
-	for {
+	for r.end != endDone {
 		b, err := r.br.ReadByte()
 		if err != nil {
 			return err
 		}
-		switch {
-		case b == '\r' && st != 3:
-			st = 1
-		case b == '\r' && st == 3:
-			st = 4
-		case b == '\n' && st == 1:
-			st = 2
-		case b == '.' && st == 2:
-			st = 3
-		case b == '\n' && st == 4:
-			r.done = true
-			return nil
-		default:
-			st = 0
-		}
+		r.end = r.end.next(b)
 	}
+	r.done = true
+	return nil
 }
 
 func isContentErr(err error) bool {
@@ -221,6 +237,10 @@ func (c *chunkChecker) check(p []byte) error {
 	for _, b := range p {
 		c.n++
 		c.lineLen++
+		// RFC 5321 4.5.3.1.6: the limit counts the CRLF, as for DATA.
+		if c.maxLine > 0 && c.lineLen > c.maxLine {
+			return ErrLineTooLong
+		}
 		if c.cr {
 			if b != '\n' {
 				return ErrBareLineEnding
@@ -233,9 +253,6 @@ func (c *chunkChecker) check(p []byte) error {
 			c.cr = true
 		case '\n':
 			return ErrBareLineEnding
-		}
-		if c.maxLine > 0 && c.lineLen > c.maxLine {
-			return ErrLineTooLong
 		}
 	}
 	if c.maxSize > 0 && c.n > c.maxSize {

@@ -257,7 +257,17 @@ func (s *Server) Serve(ln net.Listener, lo ListenerOptions) error {
 			return err
 		}
 		delay = 0
+		// Add under the lock Shutdown takes to set closing, so that no
+		// session starts once Shutdown is waiting for them (WaitGroup:
+		// an Add from zero must happen before Wait).
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go s.handle(nc, lo)
 	}
 }
@@ -347,7 +357,7 @@ func (s *Server) Close() error {
 		ln.Close()
 	}
 	for c := range s.conns {
-		c.nc.Close()
+		c.raw.Close()
 	}
 	s.mu.Unlock()
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 // conn is one server session.
 type conn struct {
 	s    *Server
-	nc   net.Conn
+	nc   net.Conn // the connection, TLS once started; the session's own
+	raw  net.Conn // the accepted connection: Close and Shutdown use it
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	st   ConnState
@@ -41,7 +43,7 @@ var errClose = errors.New("close session")
 func (s *Server) handle(nc net.Conn, lo ListenerOptions) {
 	defer s.wg.Done()
 	defer nc.Close()
-	c := &conn{s: s, nc: nc}
+	c := &conn{s: s, nc: nc, raw: nc}
 	c.st = ConnState{ID: s.newID(), Remote: nc.RemoteAddr(), Local: nc.LocalAddr(), LMTP: lo.LMTP, Started: s.o.Now()}
 	c.br = bufio.NewReaderSize(nc, 4096)
 	c.bw = bufio.NewWriterSize(nc, 4096)
@@ -60,6 +62,9 @@ func (s *Server) handle(nc net.Conn, lo ListenerOptions) {
 			c.reply(421, "4.3.0", s.o.Hostname+" Internal error, closing connection")
 			c.flush()
 		}
+		// A client that leaves in the middle of BDAT must not leave the
+		// backend's Data waiting for the rest.
+		c.endBDAT(log)
 		if c.sess != nil {
 			c.safeLogout()
 		}
@@ -109,12 +114,42 @@ func (s *Server) handle(nc net.Conn, lo ListenerOptions) {
 	c.reply(220, "", s.o.Hostname+" "+proto+" smtpkit")
 	for !c.quit {
 		if err := c.serveOne(); err != nil {
-			if !errors.Is(err, errClose) {
-				log.Info("session ended", "err", err)
-			}
+			c.ended(err, log)
 			return
 		}
 	}
+}
+
+// ended answers what ends the session when the client can still be told:
+// 421 on shutdown (RFC 5321 3.8) or on a timeout (4.5.3.2), wherever the
+// session was waiting (a command, DATA, BDAT, an AUTH response).
+func (c *conn) ended(err error, log *slog.Logger) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errClose):
+	case errors.Is(err, errShutdown):
+		c.reply(421, "4.3.2", c.s.o.Hostname+" Service shutting down, closing connection")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.reply(421, "4.4.2", c.s.o.Hostname+" Timeout, closing connection")
+	}
+	// Replies still queued behind pipelined input (the client may have
+	// closed only its sending half) go out before the close.
+	c.flush()
+	if err != errClose {
+		log.Info("session ended", "err", err)
+	}
+}
+
+// endBDAT aborts a BDAT transaction the session leaves behind and waits
+// for the backend to return. The session is over: a backend panic can
+// only be logged.
+func (c *conn) endBDAT(log *slog.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic in session; connection closed", "panic", fmt.Sprint(r))
+		}
+	}()
+	c.abortBDAT(errors.New("session ended"))
 }
 
 // pregreet reports a client that sent bytes before the greeting.
@@ -173,7 +208,7 @@ func (c *conn) writeReply(r Reply) {
 		}
 		c.bw.WriteString(strconv.Itoa(r.Code))
 		c.bw.WriteString(sep)
-		if r.Enhanced != "" && r.Code != 220 {
+		if r.Enhanced != "" {
 			c.bw.WriteString(r.Enhanced)
 			if l != "" {
 				c.bw.WriteByte(' ')
@@ -246,7 +281,7 @@ func (c *conn) interruptIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.idle {
-		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+		_ = c.raw.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -254,33 +289,32 @@ func (c *conn) interruptIdle() {
 func (c *conn) serveOne() error {
 	line, err := c.readCommand(c.s.lim.CommandLine)
 	switch {
-	case errors.Is(err, errShutdown):
-		c.reply(421, "4.3.2", c.s.o.Hostname+" Service shutting down, closing connection")
-		c.flush()
-		return errClose
 	case errors.Is(err, errLineTooLong):
 		c.reply(500, "5.5.2", "Line too long")
 		return c.countError()
 	case err != nil:
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.reply(421, "4.4.2", c.s.o.Hostname+" Timeout, closing connection")
-			c.flush()
-		}
 		return err
 	}
-	if c.s.o.NoPipelining && c.br.Buffered() > 0 {
-		// RFC 2920 3.1: without PIPELINING a client waits for each reply.
-		c.reply(554, "5.5.0", "Improper command pipelining: PIPELINING is not offered")
-		c.flush()
-		return errClose
-	}
 	cmd, err := ParseCommand(line)
+	// The octets after a BDAT line are its chunk, not a pipelined
+	// command: handleBDAT checks what follows the chunk.
+	if c.s.o.NoPipelining && c.br.Buffered() > 0 && (err != nil || cmd.Verb != "BDAT") {
+		return c.improperPipelining()
+	}
 	if err != nil {
 		c.reply(500, "5.5.2", "Command not recognized")
 		return c.countError()
 	}
 	return c.dispatch(cmd)
+}
+
+// improperPipelining refuses a client that sent more than one command
+// without waiting for a reply although PIPELINING is not offered (RFC 2920
+// 3.1).
+func (c *conn) improperPipelining() error {
+	c.reply(554, "5.5.0", "Improper command pipelining: PIPELINING is not offered")
+	c.flush()
+	return errClose
 }
 
 // countError counts a bad command and ends the session past the limit.
@@ -411,7 +445,8 @@ func (c *conn) handleHello(cmd Command) error {
 	}
 	lines = append(lines, "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES")
 	if c.chunking() {
-		lines = append(lines, "CHUNKING", "BINARYMIME")
+		// No BINARYMIME: BDAT content obeys the DATA line rules here.
+		lines = append(lines, "CHUNKING")
 	}
 	lines = append(lines, "DSN")
 	if c.s.o.TLS != nil && c.st.TLS == nil {
@@ -448,7 +483,8 @@ func (c *conn) handleStartTLS(cmd Command) error {
 	tc := tls.Server(c.nc, c.s.o.TLS)
 	_ = c.nc.SetDeadline(c.s.o.Now().Add(c.s.lim.CommandTimeout))
 	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("tls handshake: %w", err)
+		// Nothing can be answered: the client is inside a handshake.
+		return fmt.Errorf("tls handshake: %v: %w", err, errClose)
 	}
 	_ = c.nc.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
@@ -542,9 +578,8 @@ func (c *conn) checkMailParams(p *PathArg) *Reply {
 			switch strings.ToUpper(v) {
 			case "7BIT", "8BITMIME":
 			case "BINARYMIME":
-				if !c.chunking() {
-					return bad(555, "5.5.4", "BODY=BINARYMIME needs CHUNKING")
-				}
+				// RFC 3030 3: not offered, since bare CR and LF are refused.
+				return bad(555, "5.5.4", "BODY=BINARYMIME not supported")
 			default:
 				return bad(501, "5.5.4", "Bad BODY parameter")
 			}

@@ -164,7 +164,14 @@ func (c *conn) handleData(cmd Command) error {
 		c.finish(dr.err, backendErr, statuses)
 	}
 	c.resetTx()
-	return nil
+	return c.flushEndOfData()
+}
+
+// flushEndOfData sends the reply to the end of the content at once, even
+// when more pipelined input is waiting: the message may be stored now, and
+// every moment its 250 waits is a chance of a duplicate (RFC 1047).
+func (c *conn) flushEndOfData() error {
+	return c.flush()
 }
 
 // bdatState is a BDAT transaction in progress: the backend reads the
@@ -207,6 +214,12 @@ func (c *conn) abortBDAT(reason error) {
 		return
 	}
 	c.bdat = nil
+	// The backend must see a failure, never a clean end: a client that
+	// drops the connection at a chunk boundary (io.ReadFull's io.EOF)
+	// would otherwise have a truncated message stored.
+	if reason == nil || errors.Is(reason, io.EOF) {
+		reason = io.ErrUnexpectedEOF
+	}
 	b.pw.CloseWithError(reason)
 	res := <-b.done
 	if res.panicked != nil {
@@ -217,8 +230,9 @@ func (c *conn) abortBDAT(reason error) {
 func (c *conn) handleBDAT(cmd Command) error {
 	f := strings.Fields(cmd.Arg)
 	var n int64 = -1
-	if len(f) >= 1 {
-		if v, err := strconv.ParseInt(f[0], 10, 64); err == nil && v >= 0 && len(f[0]) <= 18 {
+	// RFC 3030 4: chunk-size = 1*DIGIT (no sign).
+	if len(f) >= 1 && len(f[0]) <= 18 && strings.Trim(f[0], "0123456789") == "" {
+		if v, err := strconv.ParseInt(f[0], 10, 64); err == nil {
 			n = v
 		}
 	}
@@ -262,6 +276,9 @@ func (c *conn) handleBDAT(cmd Command) error {
 		c.abortBDAT(err)
 		return err
 	}
+	if c.s.o.NoPipelining && c.br.Buffered() > 0 {
+		return c.improperPipelining()
+	}
 	if !last {
 		if b.failed != nil {
 			// RFC 3030 2: a failed chunk fails the transaction.
@@ -288,9 +305,21 @@ func (c *conn) handleBDAT(cmd Command) error {
 	if b.failed == nil {
 		b.failed = b.chk.end()
 	}
-	if b.failed != nil {
+	// The "dot" hook answers instead of the backend, as after DATA: the
+	// backend's reader fails, so it stores nothing.
+	var (
+		delay    time.Duration
+		injected *Reply
+	)
+	if c.s.o.Hook != nil {
+		delay, injected = c.s.o.Hook("dot")
+	}
+	switch {
+	case b.failed != nil:
 		b.pw.CloseWithError(b.failed)
-	} else {
+	case injected != nil:
+		b.pw.CloseWithError(errInjected)
+	default:
 		b.pw.Close()
 	}
 	res := <-b.done
@@ -298,21 +327,19 @@ func (c *conn) handleBDAT(cmd Command) error {
 	if res.panicked != nil {
 		panic(res.panicked)
 	}
-	if c.s.o.Hook != nil {
-		d, r := c.s.o.Hook("dot")
-		if d > 0 {
-			time.Sleep(d)
-		}
-		if r != nil {
-			c.repeat(*r)
-			c.resetTx()
-			return nil
-		}
+	if delay > 0 {
+		c.flush()
+		time.Sleep(delay)
+	}
+	if injected != nil {
+		c.repeat(*injected)
+		c.resetTx()
+		return c.flushEndOfData()
 	}
 	c.finish(b.failed, res.err, res.statuses)
 	c.inTx, c.rcpts = false, nil
 	c.safeReset()
-	return nil
+	return c.flushEndOfData()
 }
 
 // copyChunk moves n octets from the client to the backend, checking them;
@@ -347,4 +374,7 @@ func (c *conn) copyChunk(b *bdatState, n int64) error {
 	return nil
 }
 
-var errBackendStopped = errors.New("backend stopped reading")
+var (
+	errBackendStopped = errors.New("backend stopped reading")
+	errInjected       = errors.New("the fault-injection hook answered instead")
+)
