@@ -299,6 +299,20 @@ func (c *rawClient) wantClosed() {
 	}
 }
 
+// wantClosedAfterClose is wantClosed after Server.Close: a session that
+// noticed the shutdown just before its socket was closed may still have got
+// its 421 4.3.2 out, which is allowed; anything else is not.
+func (c *rawClient) wantClosedAfterClose() {
+	c.t.Helper()
+	rest, err := io.ReadAll(c.br)
+	if r := string(rest); r != "" && !strings.HasPrefix(r, "421 4.3.2 ") {
+		c.t.Fatalf("more after the last reply: %q", clip(r))
+	}
+	if err != nil && !isConnReset(err) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		c.t.Fatalf("waiting for the server to close: %v", err)
+	}
+}
+
 // isConnReset is a close that came as a reset: the server closed with
 // unread input in its socket, which is fine after its final reply.
 func isConnReset(err error) bool {

@@ -133,7 +133,7 @@ func TestServerShutdownAfterStartTLS(t *testing.T) {
 			if err := srv.Close(); err != nil {
 				t.Fatal(err)
 			}
-			c.wantClosed()
+			c.wantClosedAfterClose()
 			continue
 		}
 		done := shutdownAsync(srv, hangGuard)
