@@ -22,10 +22,13 @@
 //	sink [SMTP-SINK OPTIONS]  Postfix smtp-sink with the given options
 //	                          (-d/-D dump directories are created for it);
 //	                          sets $SINK to 127.0.0.1:PORT.
-//	postfix-smtpd             a throwaway Postfix under $WORK/postfix with
+//	postfix-smtpd ['NAME = VALUE'...]
+//	                          a throwaway Postfix under $WORK/postfix with
 //	                          STARTTLS and maildir delivery for
 //	                          alice@example.com only; sets $POSTFIX,
-//	                          $MAILDIR, $CAFILE and $POSTFIX_LOG.
+//	                          $MAILDIR, $CAFILE and $POSTFIX_LOG. The
+//	                          arguments replace or add main.cf parameters
+//	                          (relayhost, transport_maps...).
 //	aiosmtpd                  scripts/interop/aiosmtpd_server.py: STARTTLS
 //	                          required, AUTH PLAIN/LOGIN for alice/s3cret,
 //	                          messages saved in $AIOSPOOL; sets $AIOSMTPD
@@ -42,12 +45,15 @@
 //	sink-message DUMP OUT     the message smtp-sink dumped (a file, or a
 //	                          directory holding exactly one), without the
 //	                          headers smtp-sink adds, written to OUT
+//	serve, serve-stop, serve-wait, htpasswd, cert, maildir-message,
+//	maildir-check             smtpkit serve in the background and checks of
+//	                          what it delivers (see serve_test.go)
 //
 // Every wait is a bounded number of polls: a bound on how long to look,
 // never an assertion about speed.
 //
-// Conditions: [peer:NAME] (smtp-sink, postfix, aiosmtpd, swaks, msmtp) is
-// true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
+// Conditions: [peer:NAME] (smtp-sink, smtp-source, postfix, aiosmtpd,
+// swaks, msmtp) is true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
 // .ci/run) a missing peer fails the script with the reason instead of
 // letting `[!peer:NAME] skip` skip it.
 package main
@@ -96,6 +102,16 @@ func setupScript(env *testscript.Env) error {
 		vars = append(vars, kv)
 	}
 	env.Vars = vars
+	// For the serve command: its state, and the names of the variables
+	// a background process gets (see scriptEnv).
+	env.Values[serveStateKey{}] = &serveState{}
+	var names []string
+	for _, kv := range env.Vars {
+		if name, _, ok := strings.Cut(kv, "="); ok && name != "" && !strings.ContainsAny(name, "/:$") {
+			names = append(names, name)
+		}
+	}
+	env.Values[envNamesKey{}] = names
 	// Peers that drop privileges (smtp-sink -u nobody, Postfix) write
 	// under the work directory: let them through it.
 	return openForPeers(env.WorkDir)
@@ -103,15 +119,22 @@ func setupScript(env *testscript.Env) error {
 
 func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"expect-exit":   cmdExpectExit,
-		"sink":          cmdSink,
-		"sink-message":  cmdSinkMessage,
-		"postfix-smtpd": cmdPostfixSMTPD,
-		"aiosmtpd":      cmdAiosmtpd,
-		"wait-files":    cmdWaitFiles,
-		"wait-maildir":  cmdWaitMaildir,
-		"wait-grep":     cmdWaitGrep,
-		"catdir":        cmdCatdir,
-		"gen-message":   cmdGenMessage,
+		"expect-exit":     cmdExpectExit,
+		"sink":            cmdSink,
+		"sink-message":    cmdSinkMessage,
+		"postfix-smtpd":   cmdPostfixSMTPD,
+		"aiosmtpd":        cmdAiosmtpd,
+		"wait-files":      cmdWaitFiles,
+		"wait-maildir":    cmdWaitMaildir,
+		"wait-grep":       cmdWaitGrep,
+		"catdir":          cmdCatdir,
+		"gen-message":     cmdGenMessage,
+		"serve":           cmdServe,
+		"serve-stop":      cmdServeStop,
+		"serve-wait":      cmdServeWait,
+		"htpasswd":        cmdHtpasswd,
+		"cert":            cmdCert,
+		"maildir-message": cmdMaildirMessage,
+		"maildir-check":   cmdMaildirCheck,
 	}
 }

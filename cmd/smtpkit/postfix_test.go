@@ -24,12 +24,18 @@ import (
 // Postfix runs as `postfix -c DIR start-fg` in a process group of its own
 // (its master signals its whole group on stop) and is stopped with
 // `postfix -c DIR stop` when the script ends, then by signal if needed.
+//
+// Arguments "NAME = VALUE" (or NAME=VALUE) replace or add main.cf
+// parameters: for example relayhost and default_transport to let the
+// instance relay to a test server.
 func cmdPostfixSMTPD(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "postfix-smtpd")
-	if len(args) != 0 {
-		ts.Fatalf("usage: postfix-smtpd")
+	for _, a := range args {
+		if name, _, ok := strings.Cut(a, "="); !ok || strings.TrimSpace(name) == "" {
+			ts.Fatalf("usage: postfix-smtpd ['name = value'...]")
+		}
 	}
-	pf, err := startPostfix(scriptHarness(ts))
+	pf, err := startPostfix(scriptHarness(ts), args...)
 	if err != nil {
 		ts.Fatalf("postfix-smtpd: %v", err)
 	}
@@ -74,7 +80,9 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `
 
-func startPostfix(h harness) (*postfixInstance, error) {
+// startPostfix starts the instance; settings ("name = value") replace or
+// add main.cf parameters.
+func startPostfix(h harness, settings ...string) (*postfixInstance, error) {
 	postfix, err := findPeer("postfix")
 	if err != nil {
 		return nil, err
@@ -124,7 +132,7 @@ func startPostfix(h harness) (*postfixInstance, error) {
 		return nil, err
 	}
 	maillog := filepath.Join(base, "maillog")
-	mainCF := strings.Join([]string{
+	mainCF := strings.Join(mainCFWith([]string{
 		"compatibility_level = 3.6",
 		"queue_directory = " + queue,
 		"data_directory = " + data,
@@ -147,10 +155,9 @@ func startPostfix(h harness) (*postfixInstance, error) {
 		fmt.Sprintf("virtual_gid_maps = static:%d", ngid),
 		"smtpd_relay_restrictions = reject_unauth_destination", // no relaying, even from loopback
 		"smtpd_tls_loglevel = 1",
-		// Nothing leaves this instance.
+		// Nothing leaves this instance (unless settings say otherwise).
 		"default_transport = error:this test instance does not relay",
-		"",
-	}, "\n")
+	}, settings), "\n") + "\n"
 	if err := os.WriteFile(filepath.Join(conf, "main.cf"), []byte(mainCF), 0o644); err != nil {
 		return nil, err
 	}
@@ -177,6 +184,27 @@ func startPostfix(h harness) (*postfixInstance, error) {
 		return nil, err
 	}
 	return &postfixInstance{addr: addr, maildir: filepath.Join(mail, "alice"), caFile: certFile, maillog: maillog}, nil
+}
+
+// mainCFWith returns the main.cf lines base with each "name = value" of
+// settings replacing the line of the same name, or added at the end.
+func mainCFWith(base, settings []string) []string {
+	out := append([]string(nil), base...)
+	for _, set := range settings {
+		name, value, _ := strings.Cut(set, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		line := name + " = " + value
+		replaced := false
+		for i, l := range out {
+			if n, _, ok := strings.Cut(l, "="); ok && strings.TrimSpace(n) == name {
+				out[i], replaced = line, true
+			}
+		}
+		if !replaced {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // stopPostfix asks the master to stop (`postfix stop` waits for it a few

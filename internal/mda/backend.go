@@ -117,9 +117,11 @@ func (s *session) logged(ds []maildir.Delivered, err error) error {
 		return err
 	}
 	var size int64
-	paths := make([]string, len(ds))
-	for i, d := range ds {
-		paths[i] = d.Path
+	paths := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if d.Path != "" { // sink mode writes no file
+			paths = append(paths, d.Path)
+		}
 		size = d.Size
 	}
 	s.b.count.Add(1)
