@@ -29,7 +29,12 @@ func NewMock() *Mock {
 	return &Mock{recs: map[string][]dnsx.Record{}, fails: map[dnsx.Question]dnsx.Kind{}, ad: map[string]bool{}}
 }
 
-func key(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }
+func key(name string) string {
+	if name == "." {
+		return name
+	}
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}
 
 // Add adds records; their Name fields say where.
 func (m *Mock) Add(recs ...dnsx.Record) *Mock {
