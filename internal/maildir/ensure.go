@@ -56,22 +56,3 @@ func mkdirDurable(path string) error {
 	}
 	return syncDir(parent)
 }
-
-// syncDir fsyncs a directory so the entries added to it are durable. The
-// directory is opened each time rather than kept open: a cached descriptor
-// would keep fsyncing the old directory if the path were replaced.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return newError("open", dir, err)
-	}
-	err = d.Sync()
-	cerr := d.Close()
-	if err != nil {
-		return newError("fsync", dir, err)
-	}
-	if cerr != nil {
-		return newError("close", dir, cerr)
-	}
-	return nil
-}

@@ -19,6 +19,14 @@ const bufSize = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
+// tmpFile is a file being written in tmp/: *rawFile on Unix, *os.File
+// elsewhere.
+type tmpFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
 // maxTries bounds the retries when a fresh name is taken anyway (another
 // process with the same pid in a container sharing the maildir).
 const maxTries = 8
@@ -57,7 +65,7 @@ func (s *Store) writeFirst(ctx context.Context, c *msgCopy, body io.Reader) (int
 
 // writeBody writes prefix and then body to f through one pooled buffer.
 // A failing body gives a *BodyError, a failing write a *Error.
-func writeBody(ctx context.Context, f *os.File, path string, prefix []byte, body io.Reader) (int64, error) {
+func writeBody(ctx context.Context, f io.Writer, path string, prefix []byte, body io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -139,7 +147,7 @@ func (s *Store) stageCopy(first, c *msgCopy, bodySize int64) error {
 	if _, err := src.Seek(int64(len(first.prefix)), io.SeekStart); err != nil {
 		return newError("copy", first.tmp, err)
 	}
-	dst, err := s.createTmp(c)
+	dst, err := s.createTmpFile(c)
 	if err != nil {
 		return err
 	}
@@ -202,12 +210,28 @@ func linkUnsupported(err error) bool {
 
 // createTmp creates a new file in c.dir/tmp under a fresh name with O_EXCL
 // and mode 0600, creating the maildir if tmp/ is missing.
-func (s *Store) createTmp(c *msgCopy) (*os.File, error) {
+func (s *Store) createTmp(c *msgCopy) (tmpFile, error) {
+	return s.createTmpWith(c, createExcl)
+}
+
+// createTmpFile is createTmp for copies, which need an *os.File so io.Copy
+// can let the kernel copy (copy_file_range).
+func (s *Store) createTmpFile(c *msgCopy) (*os.File, error) {
+	f, err := s.createTmpWith(c, func(path string) (tmpFile, error) {
+		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f.(*os.File), nil
+}
+
+func (s *Store) createTmpWith(c *msgCopy, create func(string) (tmpFile, error)) (tmpFile, error) {
 	ensured := false
 	for try := 0; ; try++ {
 		base := s.uniqueName()
 		path := filepath.Join(c.dir, "tmp", base)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := create(path)
 		if err == nil {
 			c.base, c.tmp = base, path
 			return f, nil
@@ -228,7 +252,7 @@ func (s *Store) createTmp(c *msgCopy) (*os.File, error) {
 
 // syncClose fsyncs and closes f, reporting either failure: a write error
 // can surface only at fsync or close (NFS, quotas).
-func syncClose(f *os.File, path string) error {
+func syncClose(f tmpFile, path string) error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return newError("fsync", path, err)

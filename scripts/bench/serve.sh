@@ -48,8 +48,10 @@ for p in $p_sink $p_kitsink $p_kit; do waitport "$p"; done
 
 raw=(); sink=(); kitsink=(); kit=()
 for r in $(seq "$ROUNDS"); do
-  rm -rf "$work/raw"
-  raw+=("$("$work/durable" -dir "$work/raw" -writers $S -n "$N" -size 2048 | sed -n 's/.* \([0-9.]*\) files\/s.*/\1/p')")
+  # -keep: deleting thousands of files frees inodes that ext4's allocator
+  # then has to step around (recently_deleted), which would slow whichever
+  # receiver runs next; everything is removed at the end instead.
+  raw+=("$("$work/durable" -dir "$work/raw$r" -writers $S -n "$N" -size 2048 -keep | sed -n 's/.* \([0-9.]*\) files\/s.*/\1/p')")
   t0=$(now); source_run "$p_sink"; t1=$(now); sink+=("$(rate "$t0" "$t1")")
   t0=$(now); source_run "$p_kitsink"; t1=$(now); kitsink+=("$(rate "$t0" "$t1")")
   t0=$(now); source_run "$p_kit"; t1=$(now); kit+=("$(rate "$t0" "$t1")")
