@@ -93,7 +93,7 @@ EXIT STATUS
   use); 78 configuration error (bad certificate, bad users file).`,
 		Example: `  smtpkit serve                                   # 127.0.0.1:2525 into ./maildir
   smtpkit serve --listen 127.0.0.1:2525 --tls-self-signed --maildir /tmp/mail
-  smtpkit serve --sink --reply rcpt=450:4.2.0 try later --max-messages 10
+  smtpkit serve --sink --reply 'rcpt=450:4.2.0 try later' --max-messages 10
   smtpkit serve --listen 0.0.0.0:587 --tls-cert c.pem --tls-key k.pem --auth-users users.htpasswd \
       --require-auth --domain example.com --mailbox alice@example.com=/srv/mail/alice
   smtpkit serve --lmtp unix:/run/smtpkit.lmtp --domain example.com --users users.map`,
