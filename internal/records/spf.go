@@ -59,7 +59,7 @@ func (k SPFKind) QueriesDNS() bool {
 type SPF struct {
 	// Record is the text that was parsed.
 	Record string `json:"record"`
-	// Mechanisms are the directives in record order.
+	// Mechanisms are the directives in record order; empty, never nil.
 	Mechanisms []SPFMechanism `json:"mechanisms"`
 	// Modifiers are all modifiers in record order, redirect and exp included.
 	Modifiers []SPFModifier `json:"modifiers,omitempty"`
@@ -195,7 +195,7 @@ func ParseSPF(txt string) (*SPF, []Problem) {
 	if !ok {
 		return nil, []Problem{errorf("not an SPF record: it does not start with \"v=spf1\" (RFC 7208 4.5)")}
 	}
-	spf := &SPF{Record: txt}
+	spf := &SPF{Record: txt, Mechanisms: []SPFMechanism{}}
 	var ps []Problem
 	// RFC 7208 4.6.1: terms are separated by one or more spaces (SP only).
 	for _, term := range strings.Split(rest, " ") {

@@ -9,7 +9,8 @@ import (
 type TLSRPT struct {
 	// Record is the text that was parsed.
 	Record string `json:"record"`
-	// ReportURIs are the rua destinations: mailto: and https: URIs.
+	// ReportURIs are the rua destinations that parsed: mailto: and https: URIs. Empty,
+	// never nil.
 	ReportURIs []ReportURI `json:"report_uris"`
 }
 
@@ -59,7 +60,7 @@ func ParseTLSRPT(txt string) (*TLSRPT, []Problem) {
 	if !IsTLSRPT(txt) {
 		return nil, []Problem{errorf("not a TLS-RPT record: it must begin with %s (RFC 8460 3)", tlsrptVersion)}
 	}
-	r := &TLSRPT{Record: txt}
+	r := &TLSRPT{Record: txt, ReportURIs: []ReportURI{}}
 	var ps []Problem
 	parts := strings.Split(txt, ";")
 	seenRUA := false
@@ -84,7 +85,7 @@ func ParseTLSRPT(txt string) (*TLSRPT, []Problem) {
 			seenRUA = true
 			uris, ups := parseReportURIs("rua", value, false)
 			ps = append(ps, ups...)
-			r.ReportURIs = uris
+			r.ReportURIs = append(r.ReportURIs, uris...)
 			continue
 		}
 		if !validTLSRPTExtName(name) {

@@ -63,6 +63,9 @@ func TestParseTLSRPT(t *testing.T) {
 			if r == nil {
 				t.Fatalf("ParseTLSRPT(%q) = nil, %v", tt.txt, ps)
 			}
+			if tt.uris == nil {
+				tt.uris = []ReportURI{}
+			}
 			if !reflect.DeepEqual(r.ReportURIs, tt.uris) {
 				t.Errorf("ReportURIs = %+v, want %+v", r.ReportURIs, tt.uris)
 			}
