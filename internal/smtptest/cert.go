@@ -49,6 +49,14 @@ func Cert(t testing.TB, hosts ...string) *Certs {
 	return makeCerts(t, hosts, now.Add(-time.Hour), now.Add(24*time.Hour))
 }
 
+// CertValidFor is Cert with a leaf valid for d from now (the CA at least
+// as long), for tests that judge how long a certificate has left.
+func CertValidFor(t testing.TB, d time.Duration, hosts ...string) *Certs {
+	t.Helper()
+	now := time.Now()
+	return makeCerts(t, hosts, now.Add(-time.Hour), now.Add(d))
+}
+
 // ExpiredCert is Cert with a leaf that expired an hour ago (the CA is
 // still valid), for certificate-rejection tests.
 func ExpiredCert(t testing.TB, hosts ...string) *Certs {
@@ -82,7 +90,7 @@ func makeCerts(t testing.TB, hosts []string, notBefore, notAfter time.Time) *Cer
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: "smtptest CA", Organization: []string{"smtpkit tests"}},
 		NotBefore:             now.Add(-72 * time.Hour),
-		NotAfter:              now.Add(72 * time.Hour),
+		NotAfter:              later(now.Add(72*time.Hour), notAfter),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -159,4 +167,11 @@ func serial(t testing.TB) *big.Int {
 		t.Fatalf("smtptest: serial: %v", err)
 	}
 	return n
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
