@@ -49,13 +49,13 @@ type Check struct {
 
 // The check ids.
 const (
-	IDConnect        = "connect"          // the server could not be reached or spoke no SMTP
-	IDNoSTARTTLS     = "no-starttls"      // STARTTLS not offered
-	IDSTARTTLSFailed = "starttls-failed"  // STARTTLS offered, but it or the handshake failed
-	IDAuthBeforeTLS  = "auth-before-tls"  // AUTH offered on the plaintext connection
-	IDOldTLS         = "tls-version-old"  // a TLS version below 1.2 is accepted (or negotiated)
-	IDWeakCipher     = "weak-cipher"      // export, NULL, RC4, DES or 3DES suites are accepted
-	IDAnonCipher     = "anon-cipher"      // anonymous (unauthenticated) suites are accepted
+	IDConnect        = "connect"         // the server could not be reached or spoke no SMTP
+	IDNoSTARTTLS     = "no-starttls"     // STARTTLS not offered
+	IDSTARTTLSFailed = "starttls-failed" // STARTTLS offered, but it or the handshake failed
+	IDAuthBeforeTLS  = "auth-before-tls" // AUTH offered on the plaintext connection
+	IDOldTLS         = "tls-version-old" // a TLS version below 1.2 is accepted (or negotiated)
+	IDWeakCipher     = "weak-cipher"     // export, NULL, RC4, DES or 3DES suites are accepted
+	IDAnonCipher     = "anon-cipher"     // anonymous (unauthenticated) suites are accepted
 	IDNoPFS          = "no-forward-secrecy"
 	IDCertExpired    = "cert-expired"
 	IDCertExpiring   = "cert-expiring"
