@@ -220,3 +220,19 @@ func TestProblemJSON(t *testing.T) {
 		t.Error("HasErrors wrong")
 	}
 }
+
+func TestEmptyListsInJSON(t *testing.T) {
+	spf, _ := ParseSPF("v=spf1")
+	js, err := json.Marshal(spf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(js), `{"record":"v=spf1","mechanisms":[]}`; got != want {
+		t.Errorf("SPF JSON = %s, want %s", got, want)
+	}
+	r, _ := ParseTLSRPT("v=TLSRPTv1")
+	js, _ = json.Marshal(r)
+	if got, want := string(js), `{"record":"v=TLSRPTv1","report_uris":[]}`; got != want {
+		t.Errorf("TLSRPT JSON = %s, want %s", got, want)
+	}
+}
