@@ -54,7 +54,10 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := e.Kind.String()
-	if e.Detail != "" {
+	switch {
+	case e.Detail != "" && e.Kind == KindProtocol:
+		msg = e.Detail
+	case e.Detail != "":
 		msg += ": " + e.Detail
 	}
 	if e.Err != nil {
