@@ -66,6 +66,16 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		err = &UsageError{Msg: err.Error()}
 	}
 	code := ExitCode(err)
+	if code != ExitFindings && nagiosMode(args) {
+		// Nagios plugins exit 3 (UNKNOWN) when they cannot check at all,
+		// and their one line goes to stdout.
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Err != nil {
+			fmt.Fprintln(env.Stdout, "SMTP UNKNOWN - "+oneLine(err.Error()))
+			return 3
+		}
+		return code
+	}
 	if msg := err.Error(); msg != "" {
 		g.printer().Error(err)
 	}
@@ -74,6 +84,24 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	}
 	return code
 }
+
+// nagiosMode reports whether the command line asks for `probe --nagios`.
+func nagiosMode(args []string) bool {
+	probe, nagios := false, false
+	for _, a := range args {
+		switch {
+		case a == "probe":
+			probe = true
+		case a == "--nagios" || a == "--nagios=true":
+			nagios = true
+		case a == "--":
+			return probe && nagios
+		}
+	}
+	return probe && nagios
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // isCobraUsage recognises the argument errors cobra makes itself.
 func isCobraUsage(err error) bool {
@@ -126,7 +154,7 @@ Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 	_ = root.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "jsonl"))
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
 
-	root.AddCommand(newSendCmd(g), newMxCmd(g), newServeCmd(g), newVersionCmd(g))
+	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -70,7 +70,7 @@ func (o *Options) judgeTLS(r *Report, st *tls.ConnectionState) {
 		r.add(IDNameMismatch, SevMedium, "the certificate does not name %s (names: %s)", o.Host, strings.Join(leaf.SANs, ", "))
 	}
 	switch {
-	case t.SelfSigned:
+	case t.SelfSigned && !t.Verified: // trusted on purpose (--ca-file) is fine
 		r.add(IDSelfSigned, SevMedium, "the certificate is self-signed")
 	case !t.Verified && t.NameMatch && leaf.DaysLeft >= 0:
 		r.add(IDUntrusted, SevMedium, "the chain does not verify: %s", oneLine(t.VerifyError))

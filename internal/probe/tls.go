@@ -36,7 +36,8 @@ func (o *Options) tlsDetails(r *Report, st tls.ConnectionState) {
 		leaf := st.PeerCertificates[0]
 		t.TLSA = TLSARecord(leaf)
 		t.NameMatch = leaf.VerifyHostname(o.Host) == nil
-		t.SelfSigned = bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignatureFrom(leaf) == nil
+		t.SelfSigned = bytes.Equal(leaf.RawIssuer, leaf.RawSubject) &&
+			leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
 		if err := smtp.VerifyChain(st, o.RootCAs, o.Host, now); err != nil {
 			t.VerifyError = err.Error()
 		} else {
