@@ -48,12 +48,19 @@
 //	serve, serve-stop, serve-wait, htpasswd, cert, maildir-message,
 //	maildir-check             smtpkit serve in the background and checks of
 //	                          what it delivers (see serve_test.go)
+//	dns-server [ZONE]         in-process DNS server for smtpkit mx; sets $DNS
+//	                          (see dns_test.go)
+//	mta-sts-server POLICY NAME...
+//	                          HTTPS server for MTA-STS policies; sets
+//	                          $MTASTS_PORT and $MTASTS_CA (see mtasts_test.go)
+//	dnsmasq ARGS...           dnsmasq on a loopback port with ARGS; sets
+//	                          $DNSMASQ (see dnsmasq_test.go)
 //
 // Every wait is a bounded number of polls: a bound on how long to look,
 // never an assertion about speed.
 //
 // Conditions: [peer:NAME] (smtp-sink, smtp-source, postfix, aiosmtpd,
-// swaks, msmtp) is true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
+// swaks, msmtp, dnsmasq, dig) is true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
 // .ci/run) a missing peer fails the script with the reason instead of
 // letting `[!peer:NAME] skip` skip it.
 package main
@@ -136,5 +143,8 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"cert":            cmdCert,
 		"maildir-message": cmdMaildirMessage,
 		"maildir-check":   cmdMaildirCheck,
+		"dns-server":      cmdDNSServer,
+		"mta-sts-server":  cmdMTASTSServer,
+		"dnsmasq":         cmdDnsmasq,
 	}
 }

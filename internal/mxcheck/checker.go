@@ -203,7 +203,12 @@ func (c *Checker) lookupRecords(ctx context.Context, r *Report) {
 		fs = append(fs, func() { r.DKIM = c.dkim(ctx, r.Domain) })
 	}
 	if c.Records[RecordMTASTS] {
-		fs = append(fs, func() { r.MTASTS = c.mtasts(ctx, r.Domain, r.MX) })
+		// The host names, copied: the other lookups write into r.MX meanwhile.
+		hosts := make([]string, len(r.MX))
+		for i, h := range r.MX {
+			hosts[i] = h.Host
+		}
+		fs = append(fs, func() { r.MTASTS = c.mtasts(ctx, r.Domain, hosts) })
 	}
 	for i := range r.MX {
 		h := &r.MX[i]

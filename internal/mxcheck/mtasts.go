@@ -14,7 +14,7 @@ import (
 // HTTPS without following redirects (RFC 8461 3.3) and checks every MX
 // host against its patterns (RFC 8461 4.1). A missing record is a
 // warning problem; a record or policy that cannot be used is Error.
-func (c *Checker) mtasts(ctx context.Context, domain string, mx []Host) *MTASTS {
+func (c *Checker) mtasts(ctx context.Context, domain string, mx []string) *MTASTS {
 	m := &MTASTS{Problems: []records.Problem{}}
 	txts, err := txt(ctx, c.Resolver, "_mta-sts."+domain)
 	if err != nil {
@@ -50,8 +50,8 @@ func (c *Checker) mtasts(ctx context.Context, domain string, mx []Host) *MTASTS 
 		return m
 	}
 	for _, h := range mx {
-		if !pol.Matches(h.Host) {
-			m.Unmatched = append(m.Unmatched, h.Host)
+		if !pol.Matches(h) {
+			m.Unmatched = append(m.Unmatched, h)
 		}
 	}
 	m.AllMXMatch = len(mx) > 0 && len(m.Unmatched) == 0
