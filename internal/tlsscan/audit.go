@@ -144,9 +144,17 @@ func Audit(ctx context.Context, dial Dialer, opts Options) (*Result, error) {
 	}
 	wg.Wait()
 
-	wg.Go(func() { a.probeLegacyGroups(ctx, res) })
-	wg.Go(func() { res.FallbackSCSV = a.probeFallback(ctx, res) })
+	// Both read res; the writes wait until they are done.
+	var legacy []Group
+	var legacyVersion Version
+	var fallback *bool
+	wg.Go(func() { legacyVersion, legacy = a.probeLegacyGroups(ctx, res) })
+	wg.Go(func() { fallback = a.probeFallback(ctx, res) })
 	wg.Wait()
+	if vr := res.Version(legacyVersion); vr != nil {
+		vr.Groups = legacy
+	}
+	res.FallbackSCSV = fallback
 
 	res.Handshakes = int(a.handshakes.Load())
 	res.Errors = a.errorList()

@@ -37,8 +37,9 @@ func (a *auditor) probeGroups13(ctx context.Context) []Group {
 // probeLegacyGroups finds the elliptic curves accepted for ECDHE below
 // TLS 1.3 (RFC 8422 5.1.1): offering only the ECDHE suites the highest
 // such version accepted and one curve at a time, a curve counts when the
-// ServerKeyExchange names it. The result goes to that version's Groups.
-func (a *auditor) probeLegacyGroups(ctx context.Context, res *Result) {
+// ServerKeyExchange names it. It returns that version and its groups, and
+// only reads res.
+func (a *auditor) probeLegacyGroups(ctx context.Context, res *Result) (Version, []Group) {
 	for _, v := range []Version{TLS12, TLS11, TLS10, SSL30} {
 		vr := res.Version(v)
 		if vr == nil || !vr.Accepted {
@@ -59,7 +60,7 @@ func (a *auditor) probeLegacyGroups(ctx context.Context, res *Result) {
 				curves = append(curves, g)
 			}
 		}
-		vr.Groups = a.probeEach(ctx, curves, func(g uint16) bool {
+		return v, a.probeEach(ctx, curves, func(g uint16) bool {
 			h, err := a.hello(v, ecdhe)
 			if err != nil {
 				return false
@@ -72,8 +73,8 @@ func (a *auditor) probeLegacyGroups(ctx context.Context, res *Result) {
 			}
 			return o.sh != nil && o.sh.Version == v && o.kx != nil && o.kx.Group == g
 		})
-		return
 	}
+	return 0, nil
 }
 
 // probeEach runs accept for every group concurrently (the auditor's
