@@ -108,6 +108,7 @@ func TestDANE(t *testing.T) {
 		{"TA root sent in the chain", connState(leaf, p.inter, p.root), in(LevelDANE, rootTA), true, want{ReasonDANEMatch: StatusPass}, true},
 		{"TA root not sent", chain, in(LevelDANE, rootTA), false, want{ReasonDANEMismatch: StatusFail}, false},
 		{"TA root public key not sent (2 1 0)", chain, in(LevelDANE, rootKey), true, want{ReasonDANEMatch: StatusPass}, true},
+		{"TA another root's public key (2 1 0)", chain, in(LevelDANE, tlsaFor(UsageDANETA, SelectorSPKI, MatchFull, newPKI(t).root)), false, want{ReasonDANEMismatch: StatusFail}, false},
 		{"TA root public key, missing intermediate", connState(leaf), in(LevelDANE, rootKey), false, want{ReasonDANEMismatch: StatusFail}, false},
 		{"TA on a chain without that CA", connState(leaf, p.inter), in(LevelDANE, tlsaFor(UsageDANETA, SelectorSPKI, MatchSHA256, newPKI(t).inter)), false, want{ReasonDANEMismatch: StatusFail}, false},
 		{"one of several matches", chain, in(LevelDANE, tlsaFor(UsageDANEEE, SelectorSPKI, MatchSHA256, junk), ta), true, want{ReasonDANEMatch: StatusPass}, true},

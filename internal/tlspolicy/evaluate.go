@@ -90,9 +90,15 @@ type evaluation struct {
 	facts pkixFacts
 }
 
+// names are the reference identifiers: Host and AltNames, or under mta-sts Host alone
+// (RFC 8461 4.2: the certificate must be valid for the MX host).
 func (e *evaluation) names() []string {
+	all := append([]string{e.in.Host}, e.in.AltNames...)
+	if e.in.Level == LevelMTASTS {
+		all = all[:1]
+	}
 	var out []string
-	for _, n := range append([]string{e.in.Host}, e.in.AltNames...) {
+	for _, n := range all {
 		if n = strings.TrimSuffix(n, "."); n != "" {
 			out = append(out, n)
 		}

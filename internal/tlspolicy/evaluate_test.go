@@ -113,6 +113,7 @@ func TestEvaluate(t *testing.T) {
 		{"mta-sts/enforce wildcard", connState(wild, p.inter), with(stsIn, func(in *Input) { in.Host = "mx2.example.net" }), true, want{ReasonSTSMXMatch: StatusPass, ReasonSTSMatch: StatusPass}, true},
 		{"mta-sts/enforce mx not in policy", connState(wrong, p.inter), with(stsIn, func(in *Input) { in.Host = "other.example.org" }), false, want{ReasonSTSMXMismatch: StatusFail, ReasonNameMatch: StatusPass, ReasonSTSMismatch: StatusFail}, false},
 		{"mta-sts/enforce cert for another host", connState(wrong, p.inter), stsIn, false, want{ReasonSTSMXMatch: StatusPass, ReasonNameMismatch: StatusFail, ReasonSTSMismatch: StatusFail}, false},
+		{"mta-sts/enforce ignores alt names", connState(wrong, p.inter), with(stsIn, func(in *Input) { in.AltNames = []string{"other.example.org"} }), false, want{ReasonNameMismatch: StatusFail, ReasonSTSMismatch: StatusFail}, false},
 		{"mta-sts/enforce untrusted", connState(self), stsIn, false, want{ReasonSelfSigned: StatusFail, ReasonSTSMismatch: StatusFail}, false},
 		{"mta-sts/enforce expired", connState(expired, p.inter), stsIn, false, want{ReasonExpired: StatusFail, ReasonSTSMismatch: StatusFail}, false},
 		{"mta-sts/enforce cleartext", none, stsIn, false, want{ReasonNoTLS: StatusFail, ReasonSTSMismatch: StatusFail}, false},
@@ -189,6 +190,19 @@ func TestVerdictJSON(t *testing.T) {
 	}
 	if strings.Contains(s, "mta_sts_mode") {
 		t.Errorf("empty mta_sts_mode in %s", s)
+	}
+}
+
+func TestRejectError(t *testing.T) {
+	v := Evaluate(tls.ConnectionState{}, Input{Level: LevelVerify, Host: "mx.example.com"})
+	err := v.Err()
+	want := "tls verify for mx.example.com: no-tls: the connection is not encrypted; level verify requires TLS"
+	if err == nil || err.Error() != want {
+		t.Errorf("Err() = %v, want %q", err, want)
+	}
+	v = Evaluate(tls.ConnectionState{}, Input{Level: LevelOpportunistic})
+	if err := v.Err(); err != nil {
+		t.Errorf("opportunistic cleartext: %v", err)
 	}
 }
 
