@@ -72,6 +72,18 @@ type Resolver struct {
 // rather than skipping it.
 func RequirePeers() bool { return os.Getenv("SMTPKIT_REQUIRE_PEERS") == "1" }
 
+// peerVerdict says whether a test fails or skips when the programs could not be found
+// (err non-nil): it fails when peers are required.
+func peerVerdict(err error, required bool) (fatal, skip string) {
+	switch {
+	case err == nil:
+		return "", ""
+	case required:
+		return fmt.Sprintf("dnssectest: peers are required (SMTPKIT_REQUIRE_PEERS=1) but cannot run: %v", err), ""
+	}
+	return "", fmt.Sprintf("dnssectest: validating resolver unavailable: %v", err)
+}
+
 // findPrograms returns the path of every program, or why one cannot be found.
 func findPrograms() (map[string]string, error) {
 	paths := map[string]string{}
@@ -112,11 +124,10 @@ func lookProgram(name string) (string, error) {
 func Start(t testing.TB, zones ...Zone) *Resolver {
 	t.Helper()
 	progs, err := findPrograms()
-	if err != nil {
-		if RequirePeers() {
-			t.Fatalf("dnssectest: peers are required (SMTPKIT_REQUIRE_PEERS=1) but cannot run: %v", err)
-		}
-		t.Skipf("dnssectest: validating resolver unavailable: %v", err)
+	if fatal, skip := peerVerdict(err, RequirePeers()); fatal != "" {
+		t.Fatal(fatal)
+	} else if skip != "" {
+		t.Skip(skip)
 	}
 	if len(zones) == 0 {
 		t.Fatal("dnssectest: no zones")
