@@ -40,8 +40,10 @@ const (
 	LevelFingerprint Level = "fingerprint"
 )
 
-// Levels lists every level, weakest first.
-var Levels = []Level{LevelNone, LevelOpportunistic, LevelRequired, LevelVerify, LevelDANE, LevelDANEOnly, LevelMTASTS, LevelFingerprint}
+// Levels returns every level, weakest first (for flag help and completion).
+func Levels() []Level {
+	return []Level{LevelNone, LevelOpportunistic, LevelRequired, LevelVerify, LevelDANE, LevelDANEOnly, LevelMTASTS, LevelFingerprint}
+}
 
 // ParseLevel returns the Level named s (case-insensitive; "may" and "encrypt" are accepted
 // for opportunistic and required, "secure" for verify, "mtasts" for mta-sts). It returns an
@@ -57,14 +59,14 @@ func ParseLevel(s string) (Level, error) {
 	case "mtasts", "sts":
 		return LevelMTASTS, nil
 	default:
-		for _, known := range Levels {
+		for _, known := range Levels() {
 			if l == known {
 				return l, nil
 			}
 		}
 	}
-	names := make([]string, len(Levels))
-	for i, l := range Levels {
+	names := make([]string, len(Levels()))
+	for i, l := range Levels() {
 		names[i] = string(l)
 	}
 	return "", fmt.Errorf("unknown tls level %q (want %s)", s, strings.Join(names, ", "))
