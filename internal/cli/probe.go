@@ -17,6 +17,7 @@ import (
 	"github.com/smtpkit/smtpkit/internal/dnsx"
 	"github.com/smtpkit/smtpkit/internal/probe"
 	"github.com/smtpkit/smtpkit/internal/route"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
 // ProbeOptions are the flags of `smtpkit probe`.
@@ -39,6 +40,8 @@ type ProbeOptions struct {
 	RelayFrom   string
 	RelayTo     string
 	Quick       bool
+	DANE        bool
+	MTASTS      bool
 }
 
 func newProbeCmd(g *globals) *cobra.Command {
@@ -105,6 +108,8 @@ EXIT STATUS
 	f.BoolVar(&o.RelayTest, "relay-test", false, "try MAIL and RCPT to a foreign domain (then RSET; never DATA)")
 	f.StringVar(&o.RelayFrom, "relay-from", "", "sender for --relay-test (default probe@smtpkit.invalid)")
 	f.StringVar(&o.RelayTo, "relay-to", "", "foreign recipient for --relay-test (default relay-test@smtpkit-relay-test.invalid)")
+	f.BoolVar(&o.DANE, "dane", false, "look up the TLSA records of each host (_PORT._tcp.HOST, DNSSEC-validated) and check DANE (RFC 7672)")
+	f.BoolVar(&o.MTASTS, "mta-sts", false, "with --domain: fetch the domain's MTA-STS policy and check every MX against it (RFC 8461)")
 	f.BoolVar(&o.Quick, "quick", false, "skip the second connection (injection test, resumption) and VRFY/EXPN")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion("info", "low", "medium", "high", "critical"))
 	return cmd
@@ -141,7 +146,14 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 			return &config.Error{Msg: fmt.Sprintf("--ca-file %s: no PEM certificate found", o.CAFile)}
 		}
 	}
+	if o.MTASTS && o.Domain == "" {
+		return usageErrorf("--mta-sts needs --domain")
+	}
 	targets, implicit, err := o.targets(ctx, g)
+	if err != nil {
+		return err
+	}
+	pol, err := o.policies(ctx, g, targets, roots)
 	if err != nil {
 		return err
 	}
@@ -173,6 +185,7 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 				Network: network, Timeout: timeout, Dialer: g.env.Dialer, RootCAs: roots,
 				CertWarnDays: o.CertWarn, CertCritDays: o.CertCrit, SkipExtras: o.Quick,
 				RelayTest: o.RelayTest, RelayFrom: o.RelayFrom, RelayTo: o.RelayTo,
+				TLSA: pol.tlsa[t.host], TLSALookedUp: o.DANE, STS: pol.sts,
 			})
 		})
 	}
@@ -211,6 +224,62 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 		return &ExitError{Code: code, Err: first}
 	}
 	return &ExitError{Code: code}
+}
+
+// probePolicies are the TLSA records per host (--dane) and the domain's
+// MTA-STS policy (--mta-sts).
+type probePolicies struct {
+	tlsa map[string][]tlspolicy.TLSA
+	sts  *tlspolicy.Policy
+}
+
+func (o *ProbeOptions) policies(ctx context.Context, g *globals, targets []probeTarget, roots *x509.CertPool) (probePolicies, error) {
+	var p probePolicies
+	if !o.DANE && !o.MTASTS {
+		return p, nil
+	}
+	res, err := dnsx.New(dnsx.Config{Servers: g.resolvers, Timeout: g.timeout, DNSSEC: true})
+	if err != nil {
+		return p, usageErrorf("--resolver: %v", err)
+	}
+	defer res.Close()
+	if o.DANE {
+		if !res.Trusted() {
+			g.printer().Warn("--dane: the DNSSEC AD bit is only trusted from a resolver on loopback; TLSA records from this one are ignored")
+		}
+		p.tlsa = map[string][]tlspolicy.TLSA{}
+		for _, t := range targets {
+			if _, done := p.tlsa[t.host]; done {
+				continue
+			}
+			if ip := net.ParseIP(t.host); ip != nil {
+				return p, usageErrorf("--dane needs a host name, not an address (%s)", t.host)
+			}
+			_, port, _ := net.SplitHostPort(t.addr)
+			n, _ := strconv.Atoi(port)
+			recs, err := tlspolicy.LookupTLSA(ctx, res, t.host, n)
+			if err != nil {
+				return p, &ExitError{Code: ExitTempFail, Err: fmt.Errorf("--dane: %w", err)}
+			}
+			if !res.Trusted() {
+				for i := range recs {
+					recs[i].AD = false
+				}
+			}
+			p.tlsa[t.host] = recs
+		}
+	}
+	if o.MTASTS {
+		d, err := tlspolicy.NewCache("", nil).Discover(ctx, res, tlspolicy.NewHTTPClient(roots, nil), o.Domain)
+		if err != nil {
+			return p, usageErrorf("--mta-sts: %v", err)
+		}
+		for _, why := range d.Problems {
+			g.printer().Warn("mta-sts: " + why)
+		}
+		p.sts = d.Policy
+	}
+	return p, nil
 }
 
 // targets resolves what to probe: the one HOST[:PORT], or every address of

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
 // Options say what to probe and how.
@@ -34,6 +35,13 @@ type Options struct {
 	// SkipExtras skips the second connection (STARTTLS injection and session
 	// resumption) and the VRFY/EXPN commands.
 	SkipExtras bool
+
+	// TLSA are the host's TLSA records (with their AD bits) for a DANE
+	// verdict; DANE is judged when TLSALookedUp is set.
+	TLSA         []tlspolicy.TLSA
+	TLSALookedUp bool
+	// STS is the domain's MTA-STS policy, judged when non-nil.
+	STS *tlspolicy.Policy
 
 	RelayTest bool
 	RelayFrom string // default "probe@smtpkit.invalid"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/smtptest"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
 func run(t *testing.T, o Options) *Report {
@@ -215,5 +216,49 @@ func vulnerableServer(c net.Conn, cfg *tls.Config) {
 		default:
 			w("502 5.5.2 unknown command\r\n")
 		}
+	}
+}
+
+func TestProbePolicies(t *testing.T) {
+	certs := smtptest.CertValidFor(t, 90*24*time.Hour, "mx.test")
+	other := smtptest.Cert(t, "mx.test")
+	srv := smtptest.NewServer(t, smtptest.ServerOptions{Certs: certs, AuthNeedsTLS: true})
+	match := tlspolicy.TLSAFor(certs.Leaf)
+	match.AD = true
+	miss := tlspolicy.TLSAFor(other.Leaf)
+	miss.AD = true
+	unsigned := miss
+	unsigned.AD = false
+	cases := []struct {
+		name string
+		o    Options
+		want string // a check id, or "" for none of dane-mismatch/mta-sts-mismatch
+		sev  Severity
+	}{
+		{"dane match", Options{TLSA: []tlspolicy.TLSA{match}, TLSALookedUp: true}, "", 0},
+		{"dane mismatch", Options{TLSA: []tlspolicy.TLSA{miss}, TLSALookedUp: true}, IDDANE, SevCritical},
+		{"dane without AD is ignored", Options{TLSA: []tlspolicy.TLSA{unsigned}, TLSALookedUp: true}, "", 0},
+		{"mta-sts match", Options{STS: &tlspolicy.Policy{Version: "STSv1", Mode: tlspolicy.ModeEnforce, MX: []string{"*.test"}, MaxAge: 86400}}, "", 0},
+		{"mta-sts enforce mismatch", Options{STS: &tlspolicy.Policy{Version: "STSv1", Mode: tlspolicy.ModeEnforce, MX: []string{"mx.example.org"}, MaxAge: 86400}}, IDMTASTS, SevHigh},
+		{"mta-sts testing mismatch", Options{STS: &tlspolicy.Policy{Version: "STSv1", Mode: tlspolicy.ModeTesting, MX: []string{"mx.example.org"}, MaxAge: 86400}}, IDMTASTS, SevMedium},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.Addr, o.Host, o.RootCAs = srv.Addr(), "mx.test", certs.Pool
+			r := run(t, o)
+			got := ids(r)
+			if tc.want == "" {
+				for _, id := range []string{IDDANE, IDMTASTS} {
+					if _, ok := got[id]; ok {
+						t.Errorf("%s fired: %v (policy %q)", id, r.Checks, r.TLS.Policy)
+					}
+				}
+				return
+			}
+			if sev, ok := got[tc.want]; !ok || sev != tc.sev {
+				t.Errorf("want %s at %v, got %v (policy %q)", tc.want, tc.sev, r.Checks, r.TLS.Policy)
+			}
+		})
 	}
 }

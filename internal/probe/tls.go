@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
 // tlsDetails fills r.TLS from the session state: what was negotiated, the
@@ -49,6 +50,51 @@ func (o *Options) tlsDetails(r *Report, st tls.ConnectionState) {
 		}
 	}
 	r.TLS = t
+	o.policy(r, st)
+}
+
+// policy judges the session under DANE (when the TLSA records were looked
+// up) and MTA-STS (when a policy was given) with internal/tlspolicy, and
+// turns a mismatch into a check.
+func (o *Options) policy(r *Report, st tls.ConnectionState) {
+	judge := func(level tlspolicy.Level) tlspolicy.Verdict {
+		v := tlspolicy.Evaluate(st, tlspolicy.Input{
+			Level: level, Host: o.Host, Roots: o.RootCAs, Now: o.Now(), TLSA: o.TLSA, STS: o.STS,
+		})
+		for _, why := range v.Reasons {
+			switch why.ID {
+			case tlspolicy.ReasonTLS, tlspolicy.ReasonChainVerified, tlspolicy.ReasonNameMatch, tlspolicy.ReasonDatesOK:
+				continue // said elsewhere in the report
+			}
+			r.TLS.Policy = append(r.TLS.Policy, string(level)+": "+string(why.Status)+" "+string(why.ID)+": "+why.Text)
+		}
+		return v
+	}
+	if o.TLSALookedUp {
+		v := judge(tlspolicy.LevelDANE)
+		switch {
+		case v.Has(tlspolicy.ReasonDANEMismatch):
+			r.add(IDDANE, SevCritical, "no TLSA record of %s matches the certificate", tlspolicy.TLSAName(o.Host, 25))
+		case v.Has(tlspolicy.ReasonDANETANameMismatch):
+			r.add(IDDANE, SevCritical, "a DANE-TA record matches the chain, but the certificate does not name %s", o.Host)
+		}
+	}
+	if o.STS != nil {
+		v := judge(tlspolicy.LevelMTASTS)
+		if v.Has(tlspolicy.ReasonSTSMismatch) || v.Has(tlspolicy.ReasonSTSMXMismatch) {
+			sev := SevHigh
+			if o.STS.Mode != tlspolicy.ModeEnforce {
+				sev = SevMedium
+			}
+			why := "the connection does not satisfy the domain's MTA-STS policy"
+			if f := v.Failures(); len(f) > 0 {
+				why += ": " + f[0].Text
+			} else if rs := v.Reason(tlspolicy.ReasonSTSMismatch); rs != nil {
+				why += ": " + rs.Text
+			}
+			r.add(IDMTASTS, sev, "%s (mode %s)", why, o.STS.Mode)
+		}
+	}
 }
 
 func ocspStatus(st tls.ConnectionState) string {
