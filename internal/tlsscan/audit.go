@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -125,9 +126,9 @@ func (r *Result) Accepted() []Version {
 // Audit probes the server behind dial and returns what it accepts. Each
 // handshake uses a fresh connection from dial. Audit returns a partial
 // Result together with ctx's error when ctx ends first, and an error
-// wrapping the first failure when no handshake got any TLS answer (the
-// server is unreachable, or is not speaking TLS after the dialer's
-// preamble). Other failures are listed in Result.Errors.
+// wrapping the first failure when no handshake got a usable answer (the
+// server is unreachable, is not speaking TLS after the dialer's preamble,
+// or sends only malformed hellos). Other failures are listed in Result.Errors.
 func Audit(ctx context.Context, dial Dialer, opts Options) (*Result, error) {
 	if dial == nil {
 		return nil, errors.New("tls audit: no dialer")
@@ -163,7 +164,7 @@ func Audit(ctx context.Context, dial Dialer, opts Options) (*Result, error) {
 	}
 	if a.answered.Load() == 0 {
 		if err := a.firstError(); err != nil {
-			return res, fmt.Errorf("tls audit: no tls answer: %w", err)
+			return res, fmt.Errorf("tls audit: no usable answer: %w", err)
 		}
 	}
 	return res, nil
@@ -320,6 +321,9 @@ func (a *auditor) classify(ctx context.Context, err error) outcome {
 		return outcome{refusal: alert.Name()}
 	case ctx.Err() != nil:
 		return outcome{err: fmt.Errorf("%w: %w", ctx.Err(), err)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The connection's deadline can fire just before the context's.
+		return outcome{err: fmt.Errorf("%w: no answer within %s", context.DeadlineExceeded, a.timeout)}
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		a.answered.Add(1)
 		return outcome{refusal: "connection closed"}
