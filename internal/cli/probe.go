@@ -186,6 +186,7 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 				CertWarnDays: o.CertWarn, CertCritDays: o.CertCrit, SkipExtras: o.Quick,
 				RelayTest: o.RelayTest, RelayFrom: o.RelayFrom, RelayTo: o.RelayTo,
 				TLSA: pol.tlsa[t.host], TLSALookedUp: o.DANE, STS: pol.sts,
+				Audit: o.Audit, AuditConcurrency: o.Concurrency,
 			})
 		})
 	}

@@ -43,6 +43,11 @@ type Options struct {
 	// STS is the domain's MTA-STS policy, judged when non-nil.
 	STS *tlspolicy.Policy
 
+	// Audit lists the TLS versions, suites and groups the server accepts
+	// (internal/tlsscan), AuditConcurrency handshakes at a time (0: 8).
+	Audit            bool
+	AuditConcurrency int
+
 	RelayTest bool
 	RelayFrom string // default "probe@smtpkit.invalid"
 	RelayTo   string // default "relay-test@smtpkit-relay-test.invalid"
@@ -105,6 +110,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		} else {
 			r.TLS.Resumption = "not tested"
 		}
+	}
+	if o.Audit && st != nil {
+		o.audit(ctx, r)
 	}
 	o.judge(r, st)
 	if r.Worst == "" {

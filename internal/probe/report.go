@@ -2,6 +2,7 @@ package probe
 
 import (
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/tlsscan"
 )
 
 // Report is everything one probe of one address found. Durations are
@@ -31,6 +32,9 @@ type Report struct {
 	EXPN      *Reply   `json:"expn,omitempty"`
 	Injection string   `json:"starttls_injection,omitempty"` // "not vulnerable", "vulnerable", "not tested: ..."
 	Relay     *Relay   `json:"relay_test,omitempty"`
+
+	Audit      *tlsscan.Result `json:"audit,omitempty"` // with --audit
+	AuditError string          `json:"audit_error,omitempty"`
 
 	Checks []Check `json:"checks"`
 	Worst  string  `json:"worst"` // the most severe check: ok, info, low, medium, high or critical

@@ -130,6 +130,68 @@ func (p *Printer) probeText(b *strings.Builder, r *probe.Report) {
 			line("policy", ToneNone, why)
 		}
 	}
+	if a := r.Audit; a != nil {
+		var acc, ref []string
+		for _, v := range a.Versions {
+			if v.Accepted {
+				acc = append(acc, v.Version.String())
+			} else {
+				ref = append(ref, v.Version.String())
+			}
+		}
+		text := strings.Join(acc, ", ")
+		if len(ref) > 0 {
+			text += " (refused: " + strings.Join(ref, ", ") + ")"
+		}
+		line("versions", ToneNone, text)
+		for _, v := range a.Versions {
+			if !v.Accepted {
+				continue
+			}
+			if v.CipherOrder != "" {
+				line("order", ToneDim, fmt.Sprintf("%s: %s decides", v.Version, v.CipherOrder))
+			}
+			for _, su := range v.Suites {
+				var notes []string
+				if su.ForwardSecrecy {
+					notes = append(notes, "FS")
+				}
+				switch {
+				case su.Export || su.Null || su.RC4 || su.DES:
+					notes = append(notes, "WEAK")
+				case su.TripleDES:
+					notes = append(notes, "3DES")
+				}
+				if su.Anonymous {
+					notes = append(notes, "ANON")
+				}
+				if su.Group != nil {
+					notes = append(notes, su.Group.Name)
+				}
+				if su.DHBits > 0 {
+					notes = append(notes, fmt.Sprintf("DH %d", su.DHBits))
+				}
+				line("suite", ToneNone, fmt.Sprintf("%-8s %s  %s", v.Version, su.Name, strings.Join(notes, " ")))
+			}
+			if len(v.Groups) > 0 {
+				var gs []string
+				for _, g := range v.Groups {
+					gs = append(gs, g.Name)
+				}
+				line("groups", ToneNone, fmt.Sprintf("%s: %s", v.Version, strings.Join(gs, ", ")))
+			}
+		}
+		if a.FallbackSCSV != nil {
+			line("fallback", ToneNone, "TLS_FALLBACK_SCSV "+map[bool]string{true: "honoured", false: "ignored"}[*a.FallbackSCSV])
+		}
+		line("audit", ToneDim, fmt.Sprintf("%d handshakes", a.Handshakes))
+		for _, e := range a.Errors {
+			line("audit", ToneWarn, "incomplete: "+e)
+		}
+	}
+	if r.AuditError != "" {
+		line("audit", ToneBad, "failed: "+r.AuditError)
+	}
 	if r.Injection != "" {
 		tone := ToneNone
 		if strings.HasPrefix(r.Injection, "vulnerable") {
