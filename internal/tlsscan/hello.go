@@ -138,6 +138,8 @@ func NewClientHello(v Version, suites []uint16, serverName string, rand io.Reade
 	}
 	switch {
 	case v == SSL30:
+		// RFC 6101 5.6.1.2 defines no extensions; RFC 5746 3.3 lets the
+		// SCSV stand in for renegotiation_info.
 		h.RenegotiationSCSV = true
 		return h, nil
 	case v >= TLS13:
