@@ -167,6 +167,7 @@ func TestAuditOpenSSLLegacy(t *testing.T) {
 					if s.DHBits < 1024 {
 						t.Errorf("%s: dh_bits %d", s.Name, s.DHBits)
 					}
+					t.Logf("%s: %d-bit DH", s.Name, s.DHBits)
 				}
 			}
 			for _, k := range []string{"null", "anon", "dhe"} {
