@@ -81,8 +81,9 @@ var peerFinders = map[string]func() (string, error){
 		}
 		return pythonPath, nil
 	},
-	"swaks": func() (string, error) { return lookProgram("swaks") },
-	"msmtp": func() (string, error) { return lookProgram("msmtp") },
+	"swaks":   func() (string, error) { return lookProgram("swaks") },
+	"msmtp":   func() (string, error) { return lookProgram("msmtp") },
+	"testssl": func() (string, error) { return lookProgram("testssl") },
 }
 
 // findPeer returns the program to run for a peer, or why it cannot run.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"errors"
@@ -423,23 +422,4 @@ func bareLineEnd(b []byte) int {
 		return len(b)
 	}
 	return -1
-}
-
-// serveLogLines returns the lines of a serve log matching re (for Go
-// tests that read the log).
-func serveLogLines(path string, re *regexp.Regexp) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if re.MatchString(sc.Text()) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out, sc.Err()
 }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# scripts/bench/probe.sh: probing one STARTTLS server on loopback, in one run.
+# A throwaway Postfix smtpd (RSA certificate, opportunistic STARTTLS) is
+# probed by `smtpkit probe` and by posttls-finger (median of N runs each),
+# then audited by `smtpkit probe --audit` and by `testssl -t smtp` (one run
+# each: testssl takes minutes). Prints wall times and ratios.
+# Usage: scripts/bench/probe.sh [N=20]   (root: Postfix must own its queue)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-20}
+for t in postfix posttls-finger testssl openssl python3; do
+  command -v "$t" >/dev/null || { echo "bench: $t is not installed (apt-get install postfix testssl.sh openssl)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (a throwaway Postfix needs it)" >&2; exit 1; }
+work=$(mktemp -d /var/tmp/smtpkit-probe-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  [ -f "$work/pf/conf/main.cf" ] && postfix -c "$work/pf/conf" stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pf=$work/pf; mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
+chown postfix "$pf/data"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+  -keyout "$pf/conf/key.pem" -out "$pf/conf/cert.pem" >/dev/null 2>&1
+cat > "$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+meta_directory = /etc/postfix
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = localhost
+mydestination =
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+maillog_file = $pf/maillog
+smtpd_relay_restrictions = reject_unauth_destination
+CF
+{
+  echo "127.0.0.1:$port inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_tls_cert_file=$pf/conf/cert.pem -o smtpd_tls_key_file=$pf/conf/key.pem"
+  printf '%s\n' "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" "tlsmgr unix - - n 1000? 1 tlsmgr" \
+    "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" \
+    "trace unix - - n - 0 bounce" "verify unix - - n - 1 verify" "proxymap unix - - n - - proxymap" \
+    "error unix - - n - - error" "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
+    "postlog unix-dgram n - n - 1 postlogd"
+} > "$pf/conf/master.cf"
+postfix -c "$pf/conf" start >/dev/null 2>&1 || script -qec "postfix -c $pf/conf start" /dev/null >/dev/null
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+
+python3 - "$N" "$work" "$port" <<'PY'
+import statistics, subprocess, sys, time
+n, work, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+kit = f"{work}/smtpkit"
+def wall(argv, ok=(0, 1)):
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    if p.returncode not in ok:
+        sys.exit(f"bench: {argv[0]} exited {p.returncode}: {p.stderr.decode()[:300]}")
+    return dt, p.stdout.decode()
+def median(argv, k):
+    wall(argv)  # warm up
+    return statistics.median(wall(argv)[0] for _ in range(k))
+target = f"127.0.0.1:{port}"
+ptf = median(["posttls-finger", "-c", "-l", "may", f"[127.0.0.1]:{port}"], n)
+kitp = median([kit, "probe", target, "-q"], n)
+kitq = median([kit, "probe", target, "--quick", "-q"], n)
+print(f"plain probe, median of {n}:")
+print(f"  posttls-finger           {ptf*1000:8.1f} ms")
+print(f"  smtpkit probe            {kitp*1000:8.1f} ms   ratio smtpkit/posttls-finger = {kitp/ptf:.2f}x (target <= 1.5x)")
+print(f"  smtpkit probe --quick    {kitq*1000:8.1f} ms   ratio = {kitq/ptf:.2f}x")
+audit = statistics.median(wall([kit, "probe", target, "--audit", "-q"])[0] for _ in range(3))
+print(f"audit:")
+print(f"  smtpkit probe --audit    {audit:8.2f} s (median of 3)")
+t, _ = wall(["testssl", "--quiet", "--color", "0", "-t", "smtp", target], ok=tuple(range(0, 256)))
+print(f"  testssl -t smtp          {t:8.2f} s")
+print(f"  ratio testssl/smtpkit = {t/audit:.0f}x (target >= 50x)")
+PY
