@@ -18,6 +18,7 @@ import (
 	"github.com/smtpkit/smtpkit/internal/config"
 	"github.com/smtpkit/smtpkit/internal/message"
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
 // SendOptions are the flags of `smtpkit send`.
@@ -573,7 +574,8 @@ func serverAddr(server, tlsMode string, auth bool) (host, addr, port string, err
 var tlsVersions = map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
 
 func (o *SendOptions) tlsConfig(host string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: host, MinVersion: tlsVersions[o.TLSMin]}
+	// The system's roots, read the fast way (see tlspolicy.SystemRoots).
+	cfg := &tls.Config{ServerName: host, MinVersion: tlsVersions[o.TLSMin], RootCAs: tlspolicy.SystemRoots()}
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/smtp"
@@ -49,8 +50,10 @@ type Options struct {
 	AuditConcurrency int
 
 	RelayTest bool
-	RelayFrom string // default "probe@smtpkit.invalid"
-	RelayTo   string // default "relay-test@smtpkit-relay-test.invalid"
+	RelayFrom string
+
+	roots   func() *x509.CertPool // RootCAs, or the system's once loaded // default "probe@smtpkit.invalid"
+	RelayTo string                // default "relay-test@smtpkit-relay-test.invalid"
 }
 
 func (o *Options) defaults() {
@@ -97,6 +100,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.Mode = "implicit"
 	}
 	start := o.Now()
+	if o.RootCAs == nil {
+		// Loading the system's roots takes longer than a loopback probe:
+		// let it run while the session talks.
+		ch := make(chan *x509.CertPool, 1)
+		go func() { ch <- tlspolicy.SystemRoots() }()
+		o.roots = sync.OnceValue(func() *x509.CertPool { return <-ch })
+	} else {
+		o.roots = func() *x509.CertPool { return o.RootCAs }
+	}
 	cache := tls.NewLRUClientSessionCache(4)
 	st, err := o.session(ctx, r, cache)
 	r.TotalMS = ms(o.Now().Sub(start))

@@ -39,7 +39,7 @@ func (o *Options) tlsDetails(r *Report, st tls.ConnectionState) {
 		t.NameMatch = leaf.VerifyHostname(o.Host) == nil
 		t.SelfSigned = bytes.Equal(leaf.RawIssuer, leaf.RawSubject) &&
 			leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
-		if err := smtp.VerifyChain(st, o.RootCAs, o.Host, now); err != nil {
+		if err := smtp.VerifyChain(st, o.roots(), o.Host, now); err != nil {
 			t.VerifyError = err.Error()
 		} else {
 			t.Verified = true
@@ -59,7 +59,7 @@ func (o *Options) tlsDetails(r *Report, st tls.ConnectionState) {
 func (o *Options) policy(r *Report, st tls.ConnectionState) {
 	judge := func(level tlspolicy.Level) tlspolicy.Verdict {
 		v := tlspolicy.Evaluate(st, tlspolicy.Input{
-			Level: level, Host: o.Host, Roots: o.RootCAs, Now: o.Now(), TLSA: o.TLSA, STS: o.STS,
+			Level: level, Host: o.Host, Roots: o.roots(), Now: o.Now(), TLSA: o.TLSA, STS: o.STS,
 		})
 		for _, why := range v.Reasons {
 			switch why.ID {
