@@ -59,7 +59,7 @@ func TestProbeAuditMatchesTestssl(t *testing.T) {
 			if err != nil {
 				t.Fatalf("postfix: %v", err)
 			}
-			kit := smtpkitAudit(t, pf.addr)
+			kit, checks := smtpkitAudit(t, pf.addr)
 			ts := testsslAudit(t, testssl, dir, pf.addr)
 			kitVersions, tsVersions := sortedKeys(kit), sortedKeys(ts)
 			if !slices.Equal(kitVersions, tsVersions) {
@@ -67,6 +67,10 @@ func TestProbeAuditMatchesTestssl(t *testing.T) {
 			}
 			if tc.weak != slices.Contains(kitVersions, "TLS 1.0") {
 				t.Errorf("weak=%v but accepted versions are %v", tc.weak, kitVersions)
+			}
+			// The checks follow: TLS 1.0 accepted is tls-version-old.
+			if tc.weak != slices.Contains(checks, "tls-version-old") {
+				t.Errorf("weak=%v but checks are %v", tc.weak, checks)
 			}
 			for _, v := range kitVersions {
 				a, b := kit[v], ts[v]
@@ -99,8 +103,8 @@ func countSuites(m map[string][]string) int {
 }
 
 // smtpkitAudit runs `smtpkit probe --audit --format json` in process and
-// returns version -> suite code points ("c02b").
-func smtpkitAudit(t *testing.T, addr string) map[string][]string {
+// returns version -> suite code points ("c02b"), and the check ids.
+func smtpkitAudit(t *testing.T, addr string) (map[string][]string, []string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	env := &cli.Env{
@@ -123,6 +127,9 @@ func smtpkitAudit(t *testing.T, addr string) map[string][]string {
 			} `json:"versions"`
 			Errors []string `json:"errors"`
 		} `json:"audit"`
+		Checks []struct {
+			ID string `json:"id"`
+		} `json:"checks"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &reports); err != nil || len(reports) != 1 || reports[0].Audit == nil {
 		t.Fatalf("smtpkit probe output: %v\n%s", err, out.String())
@@ -130,6 +137,10 @@ func smtpkitAudit(t *testing.T, addr string) map[string][]string {
 	a := reports[0].Audit
 	if len(a.Errors) > 0 {
 		t.Fatalf("smtpkit audit incomplete: %v", a.Errors)
+	}
+	var checks []string
+	for _, c := range reports[0].Checks {
+		checks = append(checks, c.ID)
 	}
 	m := map[string][]string{}
 	for _, v := range a.Versions {
@@ -141,7 +152,7 @@ func smtpkitAudit(t *testing.T, addr string) map[string][]string {
 			m[v.Version] = append(m[v.Version], fmt.Sprintf("%04x", s.ID))
 		}
 	}
-	return m
+	return m, checks
 }
 
 // testsslAudit runs `testssl -t smtp -p -E --jsonfile` and returns version

@@ -123,6 +123,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			r.TLS.Resumption = "not tested"
 		}
 	}
+	if st == nil && r.STARTTLS == "not offered" && !o.SkipExtras {
+		r.Injection = "not tested: no STARTTLS"
+	}
 	if o.Audit && st != nil {
 		o.audit(ctx, r)
 	}

@@ -262,3 +262,40 @@ func TestProbePolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeVRFYandEXPN runs a plaintext server that confirms addresses
+// and expands lists: both checks fire, next to no-starttls.
+func TestProbeVRFYandEXPN(t *testing.T) {
+	addr := smtptest.Listen(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		w := func(s string) { _, _ = c.Write([]byte(s)) }
+		w("220 old.test ESMTP\r\n")
+		for range 20 {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+			case strings.HasPrefix(cmd, "EHLO"):
+				w("250-old.test\r\n250 VRFY\r\n")
+			case strings.HasPrefix(cmd, "VRFY"):
+				w("250 2.1.5 Postmaster <postmaster@old.test>\r\n")
+			case strings.HasPrefix(cmd, "EXPN"):
+				w("250-2.1.5 <alice@old.test>\r\n250 2.1.5 <bob@old.test>\r\n")
+			case cmd == "QUIT":
+				w("221 bye\r\n")
+				return
+			default:
+				w("502 5.5.2 unknown command\r\n")
+			}
+		}
+	})
+	r := run(t, Options{Addr: addr})
+	got := ids(r)
+	if got[IDVRFY] != SevLow || got[IDEXPN] != SevLow || got[IDNoSTARTTLS] != SevHigh {
+		t.Fatalf("checks %v", r.Checks)
+	}
+	if r.Injection != "not tested: no STARTTLS" {
+		t.Errorf("injection %q", r.Injection)
+	}
+}
