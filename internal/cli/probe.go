@@ -42,6 +42,9 @@ type ProbeOptions struct {
 	Quick       bool
 	DANE        bool
 	MTASTS      bool
+	// MTASTSPort replaces 443 for the policy fetch (hidden; for tests
+	// with an HTTPS server on a loopback port).
+	MTASTSPort int
 }
 
 func newProbeCmd(g *globals) *cobra.Command {
@@ -110,6 +113,8 @@ EXIT STATUS
 	f.StringVar(&o.RelayTo, "relay-to", "", "foreign recipient for --relay-test (default relay-test@smtpkit-relay-test.invalid)")
 	f.BoolVar(&o.DANE, "dane", false, "look up the TLSA records of each host (_PORT._tcp.HOST, DNSSEC-validated) and check DANE (RFC 7672)")
 	f.BoolVar(&o.MTASTS, "mta-sts", false, "with --domain: fetch the domain's MTA-STS policy and check every MX against it (RFC 8461)")
+	f.IntVar(&o.MTASTSPort, "mta-sts-port", 0, "port of the MTA-STS policy server (testing aid)")
+	_ = f.MarkHidden("mta-sts-port")
 	f.BoolVar(&o.Quick, "quick", false, "skip the second connection (injection test, resumption) and VRFY/EXPN")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion("info", "low", "medium", "high", "critical"))
 	return cmd
@@ -271,7 +276,15 @@ func (o *ProbeOptions) policies(ctx context.Context, g *globals, targets []probe
 		}
 	}
 	if o.MTASTS {
-		d, err := tlspolicy.NewCache("", nil).Discover(ctx, res, tlspolicy.NewHTTPClient(roots, nil), o.Domain)
+		var dialer tlspolicy.ContextDialer
+		if g.env.Dialer != nil {
+			dialer = g.env.Dialer
+		}
+		if roots == nil {
+			roots = tlspolicy.SystemRoots()
+		}
+		client := tlspolicy.NewResolvingHTTPClient(roots, res, dialer, o.MTASTSPort)
+		d, err := tlspolicy.NewCache("", nil).Discover(ctx, res, client, o.Domain)
 		if err != nil {
 			return p, usageErrorf("--mta-sts: %v", err)
 		}

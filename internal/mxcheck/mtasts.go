@@ -3,8 +3,6 @@ package mxcheck
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 
 	"github.com/smtpkit/smtpkit/internal/records"
 	"github.com/smtpkit/smtpkit/internal/tlspolicy"
@@ -62,10 +60,9 @@ func (c *Checker) mtasts(ctx context.Context, domain string, mx []string) *MTAST
 // names resolved through c.Resolver (so --resolver applies to the policy
 // host too) and, for tests, 443 replaced by c.MTASTSPort.
 func (c *Checker) newHTTPClient() {
-	c.HTTP = tlspolicy.NewHTTPClient(c.Roots, func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if h, p, err := net.SplitHostPort(addr); err == nil && p == "443" && c.MTASTSPort != 0 {
-			addr = net.JoinHostPort(h, strconv.Itoa(c.MTASTSPort))
-		}
-		return dialResolved(ctx, c.Resolver, c.Dialer, addr)
-	})
+	var d tlspolicy.ContextDialer
+	if c.Dialer != nil {
+		d = c.Dialer
+	}
+	c.HTTP = tlspolicy.NewResolvingHTTPClient(c.Roots, c.Resolver, d, c.MTASTSPort)
 }

@@ -61,7 +61,7 @@ func (p *Printer) probeText(b *strings.Builder, r *probe.Report) {
 		b.WriteByte('\n')
 	}
 	target := r.Target
-	if r.Addr != "" && r.Addr != r.Target {
+	if r.Addr != "" && !strings.Contains(r.Target, r.Addr) {
 		target += " (" + r.Addr + ")"
 	}
 	line("target", ToneNone, target)
