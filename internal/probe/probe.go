@@ -152,8 +152,20 @@ func (o *Options) tlsConfig(cache tls.ClientSessionCache) *tls.Config {
 		InsecureSkipVerify: true,
 		MinVersion:         tls.VersionTLS10,
 		ClientSessionCache: cache,
+		// Every suite crypto/tls implements, the insecure ones too: a
+		// probe must get through to an old server to report on it (RSA key
+		// exchange and 3DES are off by default since Go 1.22).
+		CipherSuites: allSuites,
 	}
 }
+
+var allSuites = func() []uint16 {
+	var ids []uint16
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}()
 
 func (o *Options) dial(ctx context.Context) (net.Conn, error) {
 	return smtp.Dial(ctx, smtp.DialOptions{

@@ -3,7 +3,12 @@ package probe
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -297,5 +302,61 @@ func TestProbeVRFYandEXPN(t *testing.T) {
 	}
 	if r.Injection != "not tested: no STARTTLS" {
 		t.Errorf("injection %q", r.Injection)
+	}
+}
+
+// TestProbeAuditChecks audits a crypto/tls server configured to accept TLS
+// 1.0 to 1.2 with an RC4 suite among modern ones: tls-version-old and
+// weak-cipher fire; the modern good server of TestProbeGoodServer raises
+// neither (audit off there), and here the TLS 1.2 AEAD suites carry no
+// weak flag.
+func TestProbeAuditChecks(t *testing.T) {
+	certs := smtptest.CertValidFor(t, 90*24*time.Hour, "mx.test")
+	cfg := certs.Server.Clone()
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS12
+	cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_RC4_128_SHA}
+	weak := *certs
+	weak.Server = cfg
+	srv := smtptest.NewServer(t, smtptest.ServerOptions{Certs: &weak, AuthNeedsTLS: true})
+	r := run(t, Options{Addr: srv.Addr(), Host: "mx.test", RootCAs: certs.Pool, Audit: true, SkipExtras: true})
+	if r.Audit == nil || r.AuditError != "" {
+		t.Fatalf("audit %+v error %q", r.Audit, r.AuditError)
+	}
+	got := ids(r)
+	if got[IDOldTLS] != SevMedium || got[IDWeakCipher] != SevHigh {
+		t.Fatalf("checks %v\naudit %+v", r.Checks, r.Audit.Versions)
+	}
+	if _, ok := got[IDNoPFS]; ok {
+		t.Errorf("every suite here has forward secrecy: %v", r.Checks)
+	}
+}
+
+// TestProbeAuditNoForwardSecrecy: a server whose only TLS 1.2 suite uses
+// RSA key exchange offers no forward secrecy.
+func TestProbeAuditNoForwardSecrecy(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"}, DNSNames: []string{"mx.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := smtptest.Cert(t, "mx.test")
+	rsaCerts := *certs
+	rsaCerts.Server = &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256},
+	}
+	srv := smtptest.NewServer(t, smtptest.ServerOptions{Certs: &rsaCerts, AuthNeedsTLS: true})
+	r := run(t, Options{Addr: srv.Addr(), Host: "mx.test", Audit: true, SkipExtras: true})
+	if got := ids(r); got[IDNoPFS] != SevMedium {
+		t.Fatalf("checks %v (audit error %q)", r.Checks, r.AuditError)
 	}
 }
