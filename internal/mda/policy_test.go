@@ -1,0 +1,87 @@
+package mda
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestPolicyRoute(t *testing.T) {
+	p := &Policy{
+		Domains:   []string{"example.com", "Example.ORG"},
+		Mailboxes: map[string]string{"alice@example.com": "/m/alice", "@example.org": "/m/org"},
+		Default:   "/m/default",
+		Separator: "+",
+	}
+	cases := []struct {
+		addr string
+		dir  string
+		code int
+		enh  string
+	}{
+		{"alice@example.com", "/m/alice", 0, ""},
+		{"ALICE@EXAMPLE.COM", "/m/alice", 0, ""},
+		{"alice+news@example.com", "/m/alice", 0, ""},
+		{"alice@example.com.", "/m/alice", 0, ""},
+		{"anyone@example.org", "/m/org", 0, ""},
+		{"bob@example.com", "", 550, "5.1.1"},
+		// Never a relay (RFC 5321 3.6.2): foreign domains and every
+		// routing trick people try on open-relay tests.
+		{"bob@example.net", "", 550, "5.7.1"},
+		{"bob%example.net@example.com", "", 501, "5.1.3"},
+		{"example.net!bob@example.com", "", 501, "5.1.3"},
+		{`"bob@example.net"@example.com`, "", 501, "5.1.3"},
+		{"bob@example.net@example.com", "", 501, "5.1.3"},
+		{"bob@exa/mple.com", "", 501, "5.1.3"},
+		{"bob@", "", 501, "5.1.3"},
+		{"@example.com", "", 501, "5.1.3"},
+		{"a\x00b@example.com", "", 501, "5.1.3"},
+	}
+	for _, tc := range cases {
+		dir, ref := p.Route(tc.addr)
+		switch {
+		case tc.code == 0 && (ref != nil || dir != tc.dir):
+			t.Errorf("%q: got %q %v, want %q", tc.addr, dir, ref, tc.dir)
+		case tc.code != 0 && (ref == nil || ref.Code != tc.code || ref.Enhanced != tc.enh || dir != ""):
+			t.Errorf("%q: got %q %v, want %d %s", tc.addr, dir, ref, tc.code, tc.enh)
+		}
+	}
+
+	p.CatchAll = true
+	if dir, ref := p.Route("bob@example.com"); ref != nil || dir != "/m/default" {
+		t.Errorf("catch-all: %q %v", dir, ref)
+	}
+	open := &Policy{Default: "/m/all"}
+	if dir, ref := open.Route("anyone@anywhere.example"); ref != nil || dir != "/m/all" {
+		t.Errorf("without --domain every recipient goes to the default: %q %v", dir, ref)
+	}
+}
+
+func TestLoadUsersAndMailbox(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users")
+	if err := os.WriteFile(path, []byte("# users\nAlice@Example.com alice\n@example.org /srv/org\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["alice@example.com"] != filepath.Join(dir, "alice") || m["@example.org"] != "/srv/org" || len(m) != 2 {
+		t.Errorf("users %v", m)
+	}
+	if err := os.WriteFile(path, []byte("alice@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsers(path); err == nil || err.Error() != path+":1: want ADDRESS DIR" {
+		t.Errorf("bad line: %v", err)
+	}
+	for _, bad := range []string{"alice", "alice@example.com=", "=/m", "nodomain=/m"} {
+		if _, _, err := ParseMailbox(bad); err == nil {
+			t.Errorf("ParseMailbox(%q) accepted", bad)
+		}
+	}
+	if a, d, err := ParseMailbox("Bob@Example.com=/m/bob/"); err != nil || a != "bob@example.com" || d != "/m/bob" {
+		t.Errorf("ParseMailbox: %q %q %v", a, d, err)
+	}
+}
