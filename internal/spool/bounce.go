@@ -1,0 +1,201 @@
+package spool
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Action is the RFC 3464 2.3.3 Action field of a report.
+type Action string
+
+const (
+	// ActionFailed: the message could not be delivered (a bounce).
+	ActionFailed Action = "failed"
+	// ActionDelayed: not delivered yet, still being retried.
+	ActionDelayed Action = "delayed"
+)
+
+// maxHeaderBytes bounds the original header section copied into a report.
+const maxHeaderBytes = 256 << 10
+
+// maxFieldText bounds the text of a Diagnostic-Code so its line stays
+// within RFC 5322 2.1.1's 998 octets.
+const maxFieldText = 900
+
+// report builds a delivery status notification for rcpts of e: an RFC 6522
+// multipart/report with report-type=delivery-status holding a human
+// readable part, the RFC 3464 message/delivery-status part, and the
+// original message's header section as text/rfc822-headers (RFC 6522 3,
+// RFC 3462's "return only headers"). It is From MAILER-DAEMON at this host
+// and goes to the envelope sender; the caller queues it with the null
+// reverse-path (RFC 5321 4.5.5).
+func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Time) (io.Reader, error) {
+	head, eight, err := s.originalHeader(e.ID)
+	if err != nil {
+		return nil, err
+	}
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	boundary := "=_smtpkit_" + hex.EncodeToString(rnd[:])
+	date := now.Format(time.RFC1123Z)
+	subject := "Undelivered Mail Returned to Sender"
+	if action == ActionDelayed {
+		subject = "Delayed Mail (still being retried)"
+	}
+
+	var b bytes.Buffer
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
+	w("From: Mail Delivery System <MAILER-DAEMON@%s>", s.host)
+	w("To: <%s>", e.Sender)
+	w("Subject: %s", subject)
+	w("Date: %s", date)
+	w("Message-ID: <%s.%s@%s>", e.ID, hex.EncodeToString(rnd[:4]), s.host)
+	// RFC 3834 5: automatic responses say so, and are not answered.
+	w("Auto-Submitted: auto-replied")
+	w("MIME-Version: 1.0")
+	// RFC 6522 3: the report-type parameter names the second part's type.
+	w(`Content-Type: multipart/report; report-type=delivery-status; boundary="%s"`, boundary)
+	w("")
+	w("This is a MIME-encapsulated message.")
+	w("")
+
+	// Part 1: for people (RFC 6522 3: the first part is human-readable).
+	w("--%s", boundary)
+	w("Content-Type: text/plain; charset=us-ascii")
+	w("Content-Description: Notification")
+	w("")
+	w("This is the mail system at host %s.", s.host)
+	w("")
+	if action == ActionFailed {
+		w("I'm sorry to have to inform you that your message could not")
+		w("be delivered to one or more recipients. The original message's")
+		w("headers are attached.")
+	} else {
+		w("Your message could not be delivered yet to one or more")
+		w("recipients. It will be retried until %s.", e.Created.Add(s.age).Format(time.RFC1123Z))
+		w("You do not need to send it again.")
+	}
+	w("")
+	for _, r := range rcpts {
+		if r.Expired {
+			w("<%s>: delivery time expired after %s; last error: %s", r.Addr, s.age, ascii(r.Reason, maxFieldText))
+		} else {
+			w("<%s>: %s", r.Addr, ascii(r.Reason, maxFieldText))
+		}
+	}
+	w("")
+
+	// Part 2: RFC 3464 2.2 per-message fields, then 2.3 per-recipient
+	// fields, one blank-line separated group per recipient.
+	w("--%s", boundary)
+	w("Content-Type: message/delivery-status")
+	w("Content-Description: Delivery report")
+	w("")
+	w("Reporting-MTA: dns; %s", s.host) // RFC 3464 2.2.2
+	w("X-Smtpkit-Queue-ID: %s", e.ID)
+	w("Arrival-Date: %s", e.Created.Format(time.RFC1123Z)) // RFC 3464 2.2.5
+	for _, r := range rcpts {
+		w("")
+		w("Final-Recipient: rfc822; %s", r.Addr) // RFC 3464 2.3.2
+		w("Action: %s", action)                  // RFC 3464 2.3.3
+		w("Status: %s", dsnStatus(r, action))    // RFC 3464 2.3.4
+		if r.RemoteMTA != "" {
+			w("Remote-MTA: dns; %s", r.RemoteMTA) // RFC 3464 2.3.5
+		}
+		if r.Code != 0 {
+			// RFC 3464 2.3.6: the SMTP reply, diagnostic-type "smtp".
+			w("Diagnostic-Code: smtp; %s", ascii(r.Reason, maxFieldText))
+		} else if r.Reason != "" {
+			w("Diagnostic-Code: X-Smtpkit; %s", ascii(r.Reason, maxFieldText))
+		}
+		if !r.LastAttempt.IsZero() {
+			w("Last-Attempt-Date: %s", r.LastAttempt.Format(time.RFC1123Z)) // RFC 3464 2.3.7
+		}
+		if action == ActionDelayed {
+			w("Will-Retry-Until: %s", e.Created.Add(s.age).Format(time.RFC1123Z)) // RFC 3464 2.3.9
+		}
+	}
+	w("")
+
+	// Part 3: the original header section (RFC 6522 3, third part).
+	w("--%s", boundary)
+	w("Content-Type: text/rfc822-headers")
+	w("Content-Description: Undelivered Message Headers")
+	if eight {
+		w("Content-Transfer-Encoding: 8bit")
+	}
+	w("")
+	b.Write(head)
+	w("")
+	w("--%s--", boundary)
+	return &b, nil
+}
+
+// originalHeader reads the header section of entry id's message (up to the
+// empty line, at most maxHeaderBytes, whole lines only) and reports
+// whether it holds octets >= 0x80.
+func (s *Spool) originalHeader(id string) ([]byte, bool, error) {
+	f, err := os.Open(s.msgPath(id))
+	if err != nil {
+		return nil, false, newError("open", s.msgPath(id), err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(io.LimitReader(f, maxHeaderBytes))
+	var head []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break // a cut last line is dropped
+		}
+		head = append(head, bytes.TrimRight(line, "\r\n")...)
+		head = append(head, '\r', '\n')
+	}
+	eight := false
+	for _, c := range head {
+		if c >= 0x80 {
+			eight = true
+			break
+		}
+	}
+	return head, eight, nil
+}
+
+// dsnStatus is the RFC 3463 code for a recipient: its enhanced code when
+// the class fits the action, otherwise one derived from the reply class.
+func dsnStatus(r *Recipient, action Action) string {
+	if r.Enhanced != "" && (action == ActionFailed || r.Enhanced[0] == '4') {
+		return r.Enhanced
+	}
+	switch {
+	case action == ActionDelayed:
+		return "4.0.0"
+	case r.Code >= 500:
+		return "5.0.0"
+	}
+	return "4.4.7" // RFC 3463 3.5: delivery time expired
+}
+
+// ascii makes s one line of printable US-ASCII of at most n octets, for a
+// header field or a 7-bit text part.
+func ascii(s string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < n; i++ {
+		c := s[i]
+		switch {
+		case c == '\r' || c == '\n' || c == '\t':
+			b.WriteByte(' ')
+		case c < 0x20 || c >= 0x7f:
+			b.WriteByte('?')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

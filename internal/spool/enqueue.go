@@ -1,0 +1,165 @@
+package spool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxTries bounds the retries when a fresh name is taken anyway.
+const maxTries = 8
+
+// newID returns an upper-case hex ID that sorts by creation time: the
+// microseconds since the epoch, then 32 random bits.
+func (s *Spool) newID() string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return strings.ToUpper(strconv.FormatInt(s.now().UnixMicro(), 16) + hex.EncodeToString(r[:]))
+}
+
+// createTmp creates tmp/NAME.<random> with O_EXCL and mode 0600.
+func (s *Spool) createTmp(name string) (*os.File, string, error) {
+	for try := 0; ; try++ {
+		var r [6]byte
+		_, _ = rand.Read(r[:])
+		path := filepath.Join(s.tmp, name+"."+hex.EncodeToString(r[:]))
+		f, err := createExcl(path)
+		if err == nil {
+			return f, path, nil
+		}
+		if errors.Is(err, fs.ErrExist) && try < maxTries {
+			continue
+		}
+		return nil, "", newError("create", path, err)
+	}
+}
+
+// Enqueue stores msg (read to the end, kept as is: the caller gives it
+// CRLF line ends, as message.Prepared.Open does) with the envelope sender
+// from ("" for the null sender) and rcpts, and returns the new entry once
+// both files are durable in queue/ (see the package comment for the
+// sequence). Every recipient starts Queued and due now.
+//
+// On failure nothing is left in queue/ or tmp/. A read error of msg is
+// returned wrapped; ctx ending before the entry is linked gives ctx's
+// error; filesystem failures are *Error (Full for ENOSPC/EDQUOT).
+func (s *Spool) Enqueue(ctx context.Context, msg io.Reader, from string, rcpts []string) (*Entry, error) {
+	return s.enqueue(ctx, msg, from, rcpts, false)
+}
+
+func (s *Spool) enqueue(ctx context.Context, msg io.Reader, from string, rcpts []string, bounce bool) (_ *Entry, err error) {
+	if len(rcpts) == 0 {
+		return nil, errors.New("spool: enqueue: no recipients")
+	}
+	now := s.now()
+	e := &Entry{ID: s.newID(), Created: now, Sender: from, Bounce: bounce}
+	for _, r := range rcpts {
+		e.Recipients = append(e.Recipients, Recipient{Addr: r, Status: Queued, NextAttempt: now})
+	}
+
+	f, tmp, err := s.createTmp(e.ID + ".msg")
+	if err != nil {
+		return nil, err
+	}
+	var linked []string
+	defer func() {
+		if err != nil {
+			for _, p := range linked {
+				os.Remove(p)
+			}
+		}
+		os.Remove(tmp)
+	}()
+	n, err := io.Copy(f, ctxReader{ctx, msg})
+	if err != nil {
+		f.Close()
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == tmp {
+			return nil, newError("write", tmp, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("spool: enqueue: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("spool: read message: %w", err)
+	}
+	if err := syncClose(f, tmp); err != nil {
+		return nil, err
+	}
+	e.Size = n
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("spool: enqueue: %w", err)
+	}
+	// The message goes into queue/ first: a state file is what makes an
+	// entry, and it must never point at a message that is not there. A
+	// crash in between leaves an orphan ID.msg, which Clean removes.
+	if err := os.Link(tmp, s.msgPath(e.ID)); err != nil {
+		return nil, newError("link", s.msgPath(e.ID), err)
+	}
+	linked = append(linked, s.msgPath(e.ID))
+	if err := s.writeState(e, true); err != nil {
+		linked = append(linked, s.statePath(e.ID))
+		return nil, err
+	}
+	return e, nil
+}
+
+// ctxReader stops a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// orphanAge is how old a leftover file must be before Clean removes it, so
+// that an Enqueue in progress in another process is never disturbed.
+const orphanAge = time.Hour
+
+// Clean removes what crashed processes left behind: files in tmp/ and
+// message files in queue/ without a state file, both only when older than
+// an hour. It returns how many files it removed; errors are ignored, as
+// the files are garbage either way.
+func (s *Spool) Clean() int {
+	removed := 0
+	cut := s.now().Add(-orphanAge)
+	old := func(de fs.DirEntry) bool {
+		fi, err := de.Info()
+		return err == nil && fi.ModTime().Before(cut)
+	}
+	if des, err := os.ReadDir(s.tmp); err == nil {
+		for _, de := range des {
+			if old(de) && os.Remove(filepath.Join(s.tmp, de.Name())) == nil {
+				removed++
+			}
+		}
+	}
+	if des, err := os.ReadDir(s.queue); err == nil {
+		for _, de := range des {
+			id, ok := strings.CutSuffix(de.Name(), ".msg")
+			if !ok || !old(de) {
+				continue
+			}
+			if _, err := os.Stat(s.statePath(id)); !errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if os.Remove(s.msgPath(id)) == nil {
+				removed++
+			}
+		}
+	}
+	return removed
+}
