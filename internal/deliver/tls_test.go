@@ -1,0 +1,180 @@
+package deliver
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/smtpkit/smtpkit/internal/dnsx"
+	"github.com/smtpkit/smtpkit/internal/dnsx/dnstest"
+	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/smtptest"
+	"github.com/smtpkit/smtpkit/internal/tlspolicy"
+)
+
+func mxMock() *dnstest.Mock {
+	return dnstest.NewMock().MX("example.test", 10, "mx.example.test").IP("mx.example.test", "192.0.2.1")
+}
+
+// verify: a certificate from a CA in RootCAs for the MX name passes; the
+// same server under another CA is deferred (4.7.5) and gets no MAIL.
+func TestTLSVerify(t *testing.T) {
+	certs := smtptest.Cert(t, "mx.example.test")
+	srv := server(t, smtptest.ServerOptions{Certs: certs})
+	d := newDialer().route("192.0.2.1:25", srv.Addr())
+	o := testOptions(mxMock(), d)
+	o.TLSPolicy, o.RootCAs = tlspolicy.LevelVerify, certs.Pool
+	out := deliver(t, o, "a@example.test")
+	want(t, out[0], Delivered, "2.0.0")
+	if m := srv.Messages(); len(m) != 1 || !m[0].TLS {
+		t.Fatalf("messages %+v", m)
+	}
+
+	o.RootCAs = smtptest.Cert(t, "mx.example.test").Pool // another CA
+	out = deliver(t, o, "a@example.test")
+	want(t, out[0], Deferred, "4.7.5")
+	if !strings.Contains(out[0].Diagnostic, "untrusted") && !strings.Contains(out[0].Diagnostic, "chain") {
+		t.Errorf("diagnostic %q", out[0].Diagnostic)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d messages: mail went over a rejected connection", n)
+	}
+}
+
+// required without STARTTLS: deferred (4.7.4), never sent in plaintext;
+// opportunistic (and auto) send in plaintext.
+func TestRequiredWithoutSTARTTLS(t *testing.T) {
+	srv := server(t, smtptest.ServerOptions{NoStartTLS: true})
+	d := newDialer().route("192.0.2.1:25", srv.Addr())
+	o := testOptions(mxMock(), d)
+	var tr smtp.Transcript
+	o.Trace = tr.Add
+	o.TLSPolicy = tlspolicy.LevelRequired
+	out := deliver(t, o, "a@example.test")
+	want(t, out[0], Deferred, "4.7.4")
+	for _, ev := range tr.Events {
+		if ev.Kind == smtp.EventSend && strings.HasPrefix(ev.Line, "MAIL") {
+			t.Errorf("sent %q under required without TLS", ev.Line)
+		}
+	}
+	if len(srv.Messages()) != 0 {
+		t.Fatal("message delivered in plaintext")
+	}
+	for _, lvl := range []tlspolicy.Level{"", tlspolicy.LevelOpportunistic} {
+		o.TLSPolicy = lvl
+		out = deliver(t, o, "a@example.test")
+		want(t, out[0], Delivered, "2.0.0")
+	}
+	if m := srv.Messages(); len(m) != 2 || m[0].TLS {
+		t.Errorf("messages %+v", m)
+	}
+}
+
+// Auto and opportunistic use STARTTLS when offered, whatever the
+// certificate.
+func TestOpportunisticUsesTLS(t *testing.T) {
+	srv := server(t, smtptest.ServerOptions{Certs: smtptest.WrongNameCert(t)})
+	d := newDialer().route("192.0.2.1:25", srv.Addr())
+	out := deliver(t, testOptions(mxMock(), d), "a@example.test")
+	want(t, out[0], Delivered, "2.0.0")
+	if m := srv.Messages(); len(m) != 1 || !m[0].TLS {
+		t.Errorf("messages %+v", m)
+	}
+}
+
+// Auto with DNSSEC-validated TLSA records is DANE (RFC 7672): a matching
+// "3 1 1" record authenticates a certificate no CA vouches for; a record
+// that does not match defers; records without AD are ignored.
+func TestAutoDANE(t *testing.T) {
+	certs := smtptest.Cert(t, "mx.example.test")
+	other := smtptest.Cert(t, "mx.example.test")
+	srv := server(t, smtptest.ServerOptions{Certs: certs})
+	tlsa := func(rec tlspolicy.TLSA) dnsx.Record {
+		return dnsx.Record{Name: "_25._tcp.mx.example.test", Type: dnsx.TypeTLSA,
+			TLSA: &dnsx.TLSA{Usage: rec.Usage, Selector: rec.Selector, MatchingType: rec.MatchingType, Data: rec.Data}}
+	}
+	secure := func(r *dnstest.Mock) *dnstest.Mock {
+		return r.AD("example.test").AD("mx.example.test").AD("_25._tcp.mx.example.test")
+	}
+	for _, tc := range []struct {
+		name     string
+		mock     *dnstest.Mock
+		trust    bool
+		st       Status
+		enhanced string
+	}{
+		{"match", secure(mxMock().Add(tlsa(tlspolicy.TLSAFor(certs.Leaf)))), true, Delivered, "2.0.0"},
+		{"mismatch", secure(mxMock().Add(tlsa(tlspolicy.TLSAFor(other.Leaf)))), true, Deferred, "4.7.5"},
+		{"untrusted resolver", secure(mxMock().Add(tlsa(tlspolicy.TLSAFor(other.Leaf)))), false, Delivered, "2.0.0"},
+		{"insecure mx", mxMock().AD("mx.example.test").AD("_25._tcp.mx.example.test").Add(tlsa(tlspolicy.TLSAFor(other.Leaf))), true, Delivered, "2.0.0"},
+		{"tlsa servfail", secure(mxMock()).Fail("_25._tcp.mx.example.test", dnsx.TypeTLSA, dnsx.KindServFail), true, Deferred, "4.4.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDialer().route("192.0.2.1:25", srv.Addr())
+			o := testOptions(tc.mock, d)
+			o.TrustAD = tc.trust
+			out := deliver(t, o, "a@example.test")
+			want(t, out[0], tc.st, tc.enhanced)
+		})
+	}
+}
+
+// A smarthost gets every recipient in one session, with AUTH; under auto
+// an authenticated smarthost must present a verified certificate.
+func TestSmarthostAuth(t *testing.T) {
+	certs := smtptest.Cert(t, "smart.test")
+	srv := server(t, smtptest.ServerOptions{Certs: certs, AuthNeedsTLS: true, RequireAuth: true})
+	d := newDialer().route("smart.test:587", srv.Addr())
+	o := testOptions(dnstest.NewMock(), d)
+	o.Smarthost, o.RootCAs = "smart.test", certs.Pool
+	o.Auth = &smtp.Credentials{User: "user", Password: "secret"}
+	out := deliver(t, o, "a@one.test", "b@two.test")
+	want(t, out[0], Delivered, "2.0.0")
+	want(t, out[1], Delivered, "2.0.0")
+	if m := srv.Messages(); len(m) != 1 || m[0].AuthUser != "user" || !m[0].TLS || len(m[0].Rcpts) != 2 {
+		t.Errorf("messages %+v", m)
+	}
+
+	o.Auth = &smtp.Credentials{User: "user", Password: "wrong"}
+	out = deliver(t, o, "a@one.test")
+	want(t, out[0], Deferred, "4.7.8")
+
+	o.Auth = &smtp.Credentials{User: "user", Password: "secret"}
+	o.RootCAs = smtptest.Cert(t, "smart.test").Pool
+	out = deliver(t, o, "a@one.test")
+	want(t, out[0], Deferred, "4.7.5")
+}
+
+// With PIPELINING, MAIL, every RCPT and DATA go in one write (RFC 2920
+// 3.1); the transcript is exact.
+func TestPipelinedTransaction(t *testing.T) {
+	conn, run := smtptest.Script{
+		smtptest.Send("220 mx.example.test ESMTP"),
+		smtptest.Expect("EHLO client.test"),
+		smtptest.Send("250-mx.example.test", "250-PIPELINING", "250 8BITMIME"),
+		smtptest.Expect("MAIL FROM:<a@sender.test>"),
+		smtptest.Expect("RCPT TO:<x@example.test>"),
+		smtptest.Expect("RCPT TO:<y@example.test>"),
+		smtptest.Expect("DATA"),
+		smtptest.Send("250 2.1.0 ok", "250 2.1.5 ok", "550 5.1.1 unknown", "354 go ahead"),
+		smtptest.ExpectData(),
+		smtptest.Send("250 2.0.0 queued as ABC"),
+		smtptest.Expect("QUIT"),
+		smtptest.Send("221 bye"),
+		smtptest.ExpectClose(),
+	}.Pipe(t)
+	d := newDialer()
+	d.pipes["192.0.2.1:25"] = conn
+	out := deliver(t, testOptions(mxMock(), d), "x@example.test", "y@example.test")
+	run.Wait()
+	want(t, out[0], Delivered, "2.0.0")
+	want(t, out[1], Failed, "5.1.1")
+	if out[0].Reply == nil || !strings.Contains(out[0].Reply.Text(), "ABC") {
+		t.Errorf("reply %+v", out[0].Reply)
+	}
+	reads := run.Reads()
+	i := slices.IndexFunc(reads, func(b []byte) bool { return strings.HasPrefix(string(b), "MAIL FROM") })
+	if i < 0 || !strings.Contains(string(reads[i]), "DATA\r\n") {
+		t.Errorf("MAIL, RCPT and DATA not in one write: %q", reads)
+	}
+}
