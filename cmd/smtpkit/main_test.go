@@ -55,6 +55,8 @@
 //	                          $MTASTS_PORT and $MTASTS_CA (see mtasts_test.go)
 //	dnsmasq ARGS...           dnsmasq on a loopback port with ARGS; sets
 //	                          $DNSMASQ (see dnsmasq_test.go)
+//	dsn-check SRC             a bounce parsed as RFC 3464; its fields on
+//	                          stdout (see relay_test.go)
 //
 // Every wait is a bounded number of polls: a bound on how long to look,
 // never an assertion about speed.
@@ -146,5 +148,6 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"dns-server":      cmdDNSServer,
 		"mta-sts-server":  cmdMTASTSServer,
 		"dnsmasq":         cmdDnsmasq,
+		"dsn-check":       cmdDSNCheck,
 	}
 }

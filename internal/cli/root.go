@@ -154,7 +154,7 @@ Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 	_ = root.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "jsonl"))
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
 
-	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newVersionCmd(g))
+	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -304,3 +304,28 @@ func TestDelayNotice(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredEntryGetsOneAttempt: an entry already past the maximum age
+// when first seen (a report queued by a flush with a tiny max age) is
+// attempted once before anything expires.
+func TestExpiredEntryGetsOneAttempt(t *testing.T) {
+	c := newClock()
+	s := openSpool(t, t.TempDir(), c, Options{MaxAge: time.Minute})
+	mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": defer451}}
+	e := enqueue(t, s, "a@example.net", "b@example.com", "ok@example.org")
+	c.Add(time.Hour)
+	res, err := s.Flush(context.Background(), mta.attempt, FlushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || !res[0].Attempted || len(res[0].Outcomes) != 2 || strings.Join(res[0].Expired, ",") != "b@example.com" || res[0].Bounce == "" {
+		t.Fatalf("first flush: %+v", res)
+	}
+	// The bounce itself was queued past nobody's age and delivered.
+	if res[1].ID != res[0].Bounce || !res[1].Attempted || res[1].Outcomes[0].Status != Delivered {
+		t.Errorf("bounce: %+v", res[1])
+	}
+	if _, err := s.Get(e.ID); err != ErrNotFound {
+		t.Errorf("entry still there: %v", err)
+	}
+}

@@ -14,18 +14,18 @@ import (
 // internal/deliver's Outcome, so the spool does not depend on how delivery
 // is done.
 type Outcome struct {
-	Recipient string
+	Recipient string `json:"recipient"`
 	// Status is Delivered, Deferred or Failed.
-	Status Status
+	Status Status `json:"status"`
 	// Code is the SMTP reply code, 0 when no reply was received (a
 	// connection or DNS failure).
-	Code int
+	Code int `json:"code,omitempty"`
 	// Enhanced is the RFC 3463 status code ("5.1.1"), if known.
-	Enhanced string
+	Enhanced string `json:"enhanced,omitempty"`
 	// Reason is the reply as one line, or the error text.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// RemoteMTA is the host that answered, if any.
-	RemoteMTA string
+	RemoteMTA string `json:"remote_mta,omitempty"`
 }
 
 // Attempt makes one delivery attempt of msg from the envelope sender from
@@ -184,14 +184,20 @@ func (s *Spool) process(ctx context.Context, l *locked, attempt Attempt, force b
 	e := l.e
 	res := Result{ID: e.ID, Entry: e}
 	now := s.now()
+	expired := s.expired(e, now)
 	var due []*Recipient
 	for _, r := range e.Pending() {
-		if force || !r.NextAttempt.After(now) {
+		// Past the maximum age only a recipient never attempted gets its
+		// one attempt (a report queued by a flush with a tiny --max-age
+		// must still go out once).
+		if expired && r.Status != Queued {
+			continue
+		}
+		if force || expired || !r.NextAttempt.After(now) {
 			due = append(due, r)
 		}
 	}
-	expired := s.expired(e, now)
-	if len(due) > 0 && !expired {
+	if len(due) > 0 {
 		res.Attempted = true
 		res.Outcomes = s.attempt(ctx, e, due, attempt)
 		if ctx.Err() != nil {
@@ -212,10 +218,10 @@ func (s *Spool) process(ctx context.Context, l *locked, attempt Attempt, force b
 	}
 	if expired {
 		for _, r := range e.Pending() {
-			r.Status, r.Expired = Failed, true
-			if r.Reason == "" {
-				r.Reason = "not attempted before the maximum age"
+			if r.Status != Deferred {
+				continue
 			}
+			r.Status, r.Expired = Failed, true
 			if r.Enhanced == "" {
 				r.Enhanced = "4.4.7" // RFC 3463 3.5: delivery time expired
 			}

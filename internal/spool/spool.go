@@ -161,8 +161,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between attempts
 	// (defaults 300 s and 4000 s, like Postfix).
 	MinBackoff, MaxBackoff time.Duration
-	// MaxAge is how long an entry may stay; then its pending recipients
-	// fail with their last temporary reason (default 5 days).
+	// MaxAge is how long an entry may stay; then its deferred recipients
+	// fail with their last temporary reason (default 5 days). A recipient
+	// never attempted still gets one attempt first.
 	MaxAge time.Duration
 	// NotifyDelay, when positive, sends the sender one "delayed" notice
 	// for an entry still pending at that age (RFC 3464 Action: delayed).
