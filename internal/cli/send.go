@@ -70,14 +70,18 @@ type SendOptions struct {
 	QuitAfter  string
 	Commands   []string
 
+	// Delivery straight to the recipients' MX (no --server).
+	TLSPolicy string
+	MXPort    int
+
 	changed func(name string) bool
 }
 
 func newSendCmd(g *globals) *cobra.Command {
 	o := &SendOptions{}
 	cmd := &cobra.Command{
-		Use:   "send --server HOST[:PORT] --from ADDR --to ADDR [flags]",
-		Short: "Send a message through a server (STARTTLS, AUTH, DSN, DKIM)",
+		Use:   "send [--server HOST[:PORT]] --from ADDR --to ADDR [flags]",
+		Short: "Send a message through a server, or straight to the recipients' MX",
 		Long: `Send one message through a submission or relay server, like swaks.
 
 Without --data, smtpkit composes a test message (Date, Message-ID, From, To,
@@ -88,6 +92,18 @@ The port defaults to 465 with --tls implicit, 587 when --user is given, and 25
 otherwise. --tls auto (the default) means implicit TLS on 465, required
 STARTTLS on 587 or with AUTH, and opportunistic STARTTLS otherwise.
 
+Without --server (and without a profile that names one), smtpkit delivers
+straight to each recipient domain's MX hosts, like an MTA: MX order and
+implicit MX (RFC 5321 5.1), null MX, one connection per domain carrying all
+its recipients, STARTTLS whenever offered. --tls-policy sets the TLS level
+(opportunistic, required, verify, dane, dane-only, mta-sts); the default uses
+DANE when DNSSEC-validated TLSA records exist (with a resolver on loopback),
+MTA-STS when the domain publishes a policy, and opportunistic STARTTLS
+otherwise, and never falls back to plaintext when a policy requires TLS.
+Each recipient is reported delivered, deferred or failed. The hidden flag
+--mx-port PORT connects to MX hosts on PORT instead of 25: a testing aid for
+servers on loopback (with --resolver pointing at a test DNS server).
+
 Passwords never travel on the command line: --password-file, --password-env,
 password_command in the config, or a prompt on the terminal.
 
@@ -97,7 +113,9 @@ EXIT STATUS
   failure (5xx, TLS required but missing, certificate rejected); 74 I/O error;
   75 temporary failure (4xx, connection refused, timeout); 76 protocol or TLS
   handshake error; 77 authentication failed or policy rejection (5.7.x);
-  78 configuration error. With several recipients the most severe outcome wins.`,
+  78 configuration error. With several recipients the most severe outcome wins.
+  Without --server: 68 when a domain has no MX and no address, a null MX or
+  does not exist; 75 when a recipient is deferred.`,
 		Example: `  smtpkit send --server mail.example.com --from me@example.com --to you@example.net
   smtpkit send -p work --to you@example.net --subject "Report" --body @report.txt --attach report.pdf
   smtpkit send --server smtp.example.com:587 --user me@example.com --password-file ~/.pw --to you@example.net -v
@@ -156,6 +174,9 @@ EXIT STATUS
 	f.StringVar(&o.Chunking, "chunking", "auto", "CHUNKING/BDAT: auto (when offered), on (required) or off")
 	f.StringVar(&o.QuitAfter, "quit-after", "", "stop after: "+strings.Join(smtp.QuitAfterPoints, ", "))
 	f.StringArrayVar(&o.Commands, "command", nil, "send LINE after EHLO (and AUTH) and show the reply (repeatable)")
+	f.StringVar(&o.TLSPolicy, "tls-policy", "", "without --server: TLS level for MX delivery: opportunistic, required, verify, dane, dane-only or mta-sts (default: DANE, MTA-STS or opportunistic as published)")
+	f.IntVar(&o.MXPort, "mx-port", 0, "without --server: connect to MX hosts on PORT instead of 25 (a testing aid)")
+	_ = f.MarkHidden("mx-port")
 
 	for name, vals := range map[string][]string{
 		"tls":        {"auto", "starttls", "implicit", "opportunistic", "none"},
@@ -166,6 +187,7 @@ EXIT STATUS
 		"pipelining": {"auto", "on", "off"},
 		"chunking":   {"auto", "on", "off"},
 		"quit-after": smtp.QuitAfterPoints,
+		"tls-policy": {"opportunistic", "required", "verify", "dane", "dane-only", "mta-sts"},
 	} {
 		_ = cmd.RegisterFlagCompletionFunc(name, fixedCompletion(vals...))
 	}
@@ -178,6 +200,9 @@ type plan struct {
 	msg     *message.Prepared
 	rcpts   []string
 	needMsg bool
+	// mx: no server, deliver to the recipients' MX at this TLS level.
+	mx      bool
+	mxLevel tlspolicy.Level
 }
 
 func runSend(ctx context.Context, g *globals, o *SendOptions) error {
@@ -196,6 +221,9 @@ func runSend(ctx context.Context, g *globals, o *SendOptions) error {
 	pr := g.printer()
 	if o.DryRun {
 		return dryRun(pr, p)
+	}
+	if p.mx {
+		return runSendMX(ctx, g, o, p)
 	}
 	var tr smtp.Transcript
 	live := pr.Trace()
@@ -362,8 +390,16 @@ func (o *SendOptions) plan(ctx context.Context, g *globals, s config.Settings) (
 	}
 
 	// Server.
-	if o.Server == "" && !o.DryRun {
-		return nil, usageErrorf("no server: give --server HOST[:PORT] or a profile with server (delivery straight to the recipients' MX comes with `smtpkit relay`)")
+	if o.Server == "" {
+		if p.mxLevel, err = o.checkMX(); err != nil {
+			return nil, err
+		}
+		p.mx = true
+	} else if o.changed("tls-policy") || o.changed("mx-port") {
+		return nil, usageErrorf("--tls-policy and --mx-port apply to delivery without --server")
+	}
+	if o.MXPort < 0 || o.MXPort > 65535 {
+		return nil, usageErrorf("--mx-port %d: want a port number", o.MXPort)
 	}
 	wantAuth := o.User != "" || (o.Auth != "" && !strings.EqualFold(o.Auth, "none"))
 	host, addr, port, err := serverAddr(o.Server, o.TLS, o.User != "")
@@ -427,7 +463,7 @@ func (o *SendOptions) plan(ctx context.Context, g *globals, s config.Settings) (
 	}
 
 	// AUTH last: a password prompt should come after every cheap check.
-	if wantAuth && !o.DryRun && !stopsBeforeAuth(o.QuitAfter) {
+	if wantAuth && !o.DryRun && !p.mx && !stopsBeforeAuth(o.QuitAfter) {
 		mech := o.Auth
 		if mech == "" {
 			mech = "auto"
@@ -711,7 +747,11 @@ func dryRun(pr *render.Printer, p *plan) error {
 		mo.Size = p.msg.Size
 		params = strings.TrimPrefix(smtp.MailCommand(p.submit.From, &mo), "MAIL FROM:<"+p.submit.From+">")
 	}
-	d := render.DryRun{Server: p.submit.Addr, From: p.submit.From, Rcpts: p.rcpts, MailParams: strings.TrimSpace(params)}
+	server := p.submit.Addr
+	if p.mx {
+		server = "(the recipients' MX hosts)"
+	}
+	d := render.DryRun{Server: server, From: p.submit.From, Rcpts: p.rcpts, MailParams: strings.TrimSpace(params)}
 	if p.msg == nil {
 		return pr.DryRun(d)
 	}

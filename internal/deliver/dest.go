@@ -2,9 +2,11 @@ package deliver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/smtpkit/smtpkit/internal/route"
+	"github.com/smtpkit/smtpkit/internal/smtp"
 	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
@@ -35,9 +37,14 @@ func (d *deliverer) deliverDest(ctx context.Context, ds *dest, out []Outcome) {
 		errAt, tempAt     remote
 		tried             int
 	)
+	// Of several temporary failures the one that got furthest says most
+	// (a TLS policy refusal beats a later connection refused); among
+	// equals the last one counts, as in Postfix.
 	note := func(err error, at remote) {
 		if temporary(err) {
-			lastTemp, tempAt = err, at
+			if lastTemp == nil || progress(err) >= progress(lastTemp) {
+				lastTemp, tempAt = err, at
+			}
 		} else {
 			lastErr, errAt = err, at
 		}
@@ -224,4 +231,22 @@ func hasValidated(recs []tlspolicy.TLSA) bool {
 		}
 	}
 	return false
+}
+
+// progress ranks how far a failed attempt got: 0 no connection, 1 the
+// connection broke or TLS failed, 2 the server (or a policy) answered.
+func progress(err error) int {
+	var (
+		ce *smtp.ConnectError
+		ne *smtp.NetError
+		te *smtp.TLSError
+		pe *smtp.ProtocolError
+	)
+	switch {
+	case errors.As(err, &ce):
+		return 0
+	case errors.As(err, &ne), errors.As(err, &te), errors.As(err, &pe):
+		return 1
+	}
+	return 2
 }
