@@ -77,7 +77,7 @@ The spool is --spool, $SMTPKIT_SPOOL, $XDG_STATE_HOME/smtpkit/spool
 (~/.local/state/smtpkit/spool), or /var/spool/smtpkit for root. Routes come
 from --route DOMAIN=HOST[:PORT] (repeatable, "*" for any domain) or
 $SMTPKIT_ROUTE (comma-separated); a smarthost from --smarthost or
-$SMTPKIT_SMARTHOST.` + relayExit,
+$SMTPKIT_SMARTHOST; the TLS policy from --tls-policy or $SMTPKIT_TLS_POLICY.` + relayExit,
 		Example: `  smtpkit relay --from me@example.com --to you@example.net message.eml
   smtpkit relay -t < message.eml
   smtpkit relay --smarthost smtp.example.com:587 --user me --password-file ~/.pw -t message.eml
@@ -103,7 +103,7 @@ $SMTPKIT_SMARTHOST.` + relayExit,
 	pf.StringVar(&o.PasswordFile, "password-file", "", "read the smarthost password from the first line of FILE")
 	pf.StringVar(&o.PasswordEnv, "password-env", "", "read the smarthost password from the environment variable NAME")
 	pf.BoolVar(&o.AllowPlaintextAuth, "allow-plaintext-auth", false, "allow AUTH on a connection without TLS")
-	pf.StringVar(&o.TLSPolicy, "tls-policy", "", "TLS policy: opportunistic, required, verify, dane or mta-sts (default: DANE, then MTA-STS, then opportunistic)")
+	pf.StringVar(&o.TLSPolicy, "tls-policy", "", "TLS policy: opportunistic, required, verify, dane or mta-sts (env SMTPKIT_TLS_POLICY; default: DANE, then MTA-STS, then opportunistic)")
 	pf.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system's")
 	pf.StringVar(&o.Ehlo, "ehlo", "", "name to send in EHLO and to report in bounces (default: this host's name)")
 	pf.IntVar(&o.MXPort, "mx-port", 0, "port of MX hosts (testing aid; default 25)")
@@ -192,18 +192,20 @@ EXIT STATUS
 }
 
 func newRelayRemoveCmd(g *globals, o *RelayOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove ID...",
+	cmd := &cobra.Command{
+		Use:   "remove ID...|--all",
 		Short: "Delete spooled messages without delivering or bouncing them",
-		Long: `Delete the messages with the given IDs from the spool. No bounce is sent.
+		Long: `Delete the messages with the given IDs (or every message, with --all) from the
+spool. No bounce is sent.
 
 EXIT STATUS
   0 removed; 64 usage; 66 no message with that ID; 74 I/O error on the spool;
   75 the message is being delivered by a flush right now.`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 			return runRelayRemove(cmd.Context(), g, o, args)
 		},
 	}
+	cmd.Flags().BoolVar(&o.All, "all", false, "every message in the spool")
+	return cmd
 }

@@ -153,8 +153,8 @@ func (o *RelayOptions) setup(ctx context.Context, g *globals, withDeliver bool) 
 	if o.MXPort < 0 || o.MXPort > 65535 {
 		return nil, usageErrorf("--mx-port %d: want 1 to 65535", o.MXPort)
 	}
-	if o.TLSPolicy != "" {
-		lvl, err := tlspolicy.ParseLevel(o.TLSPolicy)
+	if pol := o.envOr(g, "tls-policy", o.TLSPolicy, "SMTPKIT_TLS_POLICY"); pol != "" {
+		lvl, err := tlspolicy.ParseLevel(pol)
 		if err != nil {
 			return nil, usageErrorf("--tls-policy: %v", err)
 		}
@@ -510,8 +510,19 @@ func runRelayQueue(ctx context.Context, g *globals, o *RelayOptions) error {
 }
 
 func runRelayRetry(ctx context.Context, g *globals, o *RelayOptions, args []string) error {
+	return relayEach(ctx, g, o, "retry", args, func(sp *spool.Spool, id string) error { return sp.Retry(id) })
+}
+
+func runRelayRemove(ctx context.Context, g *globals, o *RelayOptions, args []string) error {
+	return relayEach(ctx, g, o, "remove", args, func(sp *spool.Spool, id string) error { return sp.Remove(id) })
+}
+
+// relayEach applies do to the entries named in args, or to every entry
+// with --all (skipping those that went away meanwhile). The first error
+// decides the exit code; the other IDs are still done.
+func relayEach(ctx context.Context, g *globals, o *RelayOptions, verb string, args []string, do func(*spool.Spool, string) error) error {
 	if o.All == (len(args) > 0) {
-		return usageErrorf("relay retry: give message IDs or --all")
+		return usageErrorf("relay %s: give message IDs or --all", verb)
 	}
 	rs, err := o.setup(ctx, g, false)
 	if err != nil {
@@ -529,22 +540,8 @@ func runRelayRetry(ctx context.Context, g *globals, o *RelayOptions, args []stri
 	}
 	var first error
 	for _, id := range ids {
-		err := rs.sp.Retry(strings.ToUpper(id))
+		err := do(rs.sp, strings.ToUpper(id))
 		if err != nil && !(o.All && errors.Is(err, spool.ErrNotFound)) && first == nil {
-			first = fmt.Errorf("%s: %w", id, err)
-		}
-	}
-	return spoolExit(first)
-}
-
-func runRelayRemove(ctx context.Context, g *globals, o *RelayOptions, args []string) error {
-	rs, err := o.setup(ctx, g, false)
-	if err != nil {
-		return spoolExit(err)
-	}
-	var first error
-	for _, id := range args {
-		if err := rs.sp.Remove(strings.ToUpper(id)); err != nil && first == nil {
 			first = fmt.Errorf("%s: %w", id, err)
 		}
 	}
