@@ -213,7 +213,12 @@ func deliverAttempt(do deliver.Options) spool.Attempt {
 	return func(ctx context.Context, from string, rcpts []string, msg *message.Prepared) []spool.Outcome {
 		outs := deliver.Deliver(ctx, deliver.Request{From: from, To: rcpts, Msg: msg}, do)
 		res := make([]spool.Outcome, 0, len(outs))
-		for _, o := range outs {
+		for i, o := range outs {
+			if len(outs) == len(rcpts) {
+				// Deliver answers in request order; the spool matches
+				// outcomes to recipients by the address it asked for.
+				o.Recipient = rcpts[i]
+			}
 			so := spool.Outcome{Recipient: o.Recipient, Status: spool.Status(o.Status), Enhanced: o.Enhanced, Reason: o.Diagnostic, RemoteMTA: o.RemoteHost}
 			if so.RemoteMTA == "" {
 				so.RemoteMTA = o.RemoteMTA
