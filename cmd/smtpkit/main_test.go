@@ -16,6 +16,9 @@
 // when the status matters; `exec smtpkit` is used only where any success
 // will do.
 //
+// The binary is also on PATH as sendmail and mailq (as an MTA installs
+// it), so `expect-exit 0 sendmail -t -i` runs the sendmail interface.
+//
 // Peers (each started on a free loopback port, waited for with a bounded
 // number of polls, and stopped when the script ends, passing or failing):
 //
@@ -81,6 +84,10 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"smtpkit": func() { os.Exit(cli.Main()) },
+		// The same binary under the names MTAs install: cli.Main picks
+		// the sendmail command from os.Args[0].
+		"sendmail": func() { os.Exit(cli.Main()) },
+		"mailq":    func() { os.Exit(cli.Main()) },
 	})
 }
 

@@ -46,7 +46,7 @@ type globals struct {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, DefaultEnv(), os.Args[1:])
+	return Run(ctx, DefaultEnv(), commandLine(os.Args))
 }
 
 // Run executes one command line in env and returns the exit status. Errors
@@ -66,7 +66,8 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		err = &UsageError{Msg: err.Error()}
 	}
 	code := ExitCode(err)
-	if code != ExitFindings && nagiosMode(args) {
+	sendmail := len(args) > 0 && args[0] == "sendmail"
+	if code != ExitFindings && !sendmail && nagiosMode(args) {
 		// Nagios plugins exit 3 (UNKNOWN) when they cannot check at all,
 		// and their one line goes to stdout.
 		var ee *ExitError
@@ -79,7 +80,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if msg := err.Error(); msg != "" {
 		g.printer().Error(err)
 	}
-	if code == ExitUsage {
+	if code == ExitUsage && !sendmail {
 		fmt.Fprintln(env.Stderr, "Run 'smtpkit --help' for usage.")
 	}
 	return code
@@ -154,7 +155,7 @@ Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 	_ = root.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "jsonl"))
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
 
-	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g))
+	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g), newSendmailCmd(g))
 	return root
 }
 
