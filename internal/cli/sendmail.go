@@ -56,8 +56,8 @@ Options (as Postfix's sendmail reads them; clusters like -ti work):
                 body type: checked; BODY=8BITMIME goes out whenever the
                 message has 8-bit octets
   -bm           deliver (the default); -bp list the spool (mailq)
-  -q            attempt every spooled message (relay flush); -qINTERVAL is
-                ignored
+  -q            attempt every spooled message now (relay flush --all);
+                -qINTERVAL is ignored
   -v            print the delivery report and the options ignored (-vv
                 adds the SMTP transcript)
   -o X VALUE, -oX, -odi, -oem, ...
@@ -128,6 +128,9 @@ func runSendmail(ctx context.Context, g *globals, o *SendmailOptions) error {
 	case sendmail.ModeQueue:
 		return runRelayQueue(ctx, g, ro)
 	case sendmail.ModeFlush:
+		// sendmail(1) -q: "attempt to deliver all queued mail" (postqueue
+		// -f), due or not.
+		ro.All = true
 		return runRelayFlush(ctx, g, ro)
 	}
 	return sendmailDeliver(ctx, g, so, ro, o.relay)
