@@ -35,7 +35,9 @@ const maxFieldText = 900
 // original message's header section as text/rfc822-headers (RFC 6522 3,
 // RFC 3462's "return only headers"). It is From MAILER-DAEMON at this host
 // and goes to the envelope sender; the caller queues it with the null
-// reverse-path (RFC 5321 4.5.5).
+// reverse-path (RFC 5321 4.5.5, RFC 3461 6.1: a DSN goes to the
+// reverse-path with a null one of its own). RFC 3461 6.2 makes this the
+// format of every DSN.
 func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Time) (io.Reader, error) {
 	head, eight, err := s.originalHeader(e.ID)
 	if err != nil {

@@ -280,7 +280,9 @@ func (s *Spool) attempt(ctx context.Context, e *Entry, due []*Recipient, attempt
 }
 
 // notify queues the failure report for newly failed recipients and, when
-// asked, the one delay notice. RFC 5321 6.1: a message accepted for
+// asked, the one delay notice. RFC 3461 4.1: with no NOTIFY parameter (the
+// spool keeps none) an MTA reports failures, and delays at its discretion,
+// hence delay notices only with NotifyDelay. RFC 5321 6.1: a message accepted for
 // delivery that then fails must be reported to its sender, with a null
 // reverse-path so no report is ever reported on; RFC 3464 gives the form.
 // A null sender (which includes every report of ours) gets none: the
