@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit/internal/cli/render"
+	"github.com/smtpkit/smtpkit/internal/config"
 	"github.com/smtpkit/smtpkit/internal/message"
 	"github.com/smtpkit/smtpkit/internal/sendmail"
 )
@@ -160,6 +162,15 @@ func sendmailRelayOptions(g *globals) (*RelayOptions, error) {
 	}
 	if s.Resolver != nil && len(g.resolvers) == 0 {
 		g.resolvers = []string{*s.Resolver}
+	}
+	if v := g.env.getenv("SMTPKIT_MX_PORT"); v != "" {
+		// A testing aid, like relay's hidden --mx-port: MX hosts on
+		// loopback listen on another port than 25.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, &config.Error{Msg: fmt.Sprintf("SMTPKIT_MX_PORT %q: want a port number", v)}
+		}
+		ro.MXPort = n
 	}
 	return ro, nil
 }

@@ -141,16 +141,18 @@ func TestSendmailErrors(t *testing.T) {
 		args []string
 		code int
 		want string
+		vars map[string]string
 	}{
-		{"-bs", "", []string{"-bs"}, ExitUsage, "sendmail: -bs (SMTP on standard input) is not supported"},
-		{"no recipients", "", []string{"-i"}, ExitUsage, "no recipients"},
-		{"-t finds none", "Subject: x\n\nbody\n", []string{"-t"}, ExitUsage, "no recipient addresses found"},
-		{"bad recipient", "Subject: x\n\nbody\n", []string{"a@@b"}, ExitData, `invalid address "a@@b"`},
-		{"bad sender", "Subject: x\n\nbody\n", []string{"-f", "a b@c", "x@y"}, ExitData, "invalid address"},
+		{"-bs", "", []string{"-bs"}, ExitUsage, "sendmail: -bs (SMTP on standard input) is not supported", nil},
+		{"no recipients", "", []string{"-i"}, ExitUsage, "no recipients", nil},
+		{"-t finds none", "Subject: x\n\nbody\n", []string{"-t"}, ExitUsage, "no recipient addresses found", nil},
+		{"bad recipient", "Subject: x\n\nbody\n", []string{"a@@b"}, ExitData, `invalid address "a@@b"`, nil},
+		{"bad sender", "Subject: x\n\nbody\n", []string{"-f", "a b@c", "x@y"}, ExitData, "invalid address", nil},
+		{"bad SMTPKIT_MX_PORT", "Subject: x\n\nbody\n", []string{"x@y"}, ExitConfig, `SMTPKIT_MX_PORT "25x"`, map[string]string{"SMTPKIT_MX_PORT": "25x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, _, _ := sendmailEnv(t, tt.in, nil)
+			env, _, _ := sendmailEnv(t, tt.in, tt.vars)
 			_, err := runSendmailTest(t, env, sendmail.ModeDeliver, tt.args...)
 			if code := ExitCode(err); code != tt.code || err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v (exit %d), want exit %d saying %q", err, code, tt.code, tt.want)
