@@ -81,6 +81,15 @@ func (d *deliverer) deliverDest(ctx context.Context, ds *dest, out []Outcome) {
 			}
 			tried++
 			res := d.attempt(ctx, ds, t, ip, in, pending)
+			if handshakeFailed(res.err) && in.Level == tlspolicy.LevelOpportunistic && ctx.Err() == nil {
+				// RFC 7435 / Postfix's "may" level: a broken handshake
+				// under opportunistic TLS is retried once on the same
+				// address in clear, since without TLS is what the level
+				// allows anyway.
+				clear := in
+				clear.Level = tlspolicy.LevelNone
+				res = d.attempt(ctx, ds, t, ip, clear, res.pending)
+			}
 			for i, o := range res.decided {
 				out[i] = o
 			}
@@ -249,4 +258,11 @@ func progress(err error) int {
 		return 1
 	}
 	return 2
+}
+
+// handshakeFailed reports a STARTTLS handshake that failed for another
+// reason than the certificate (which opportunistic TLS does not check).
+func handshakeFailed(err error) bool {
+	var te *smtp.TLSError
+	return errors.As(err, &te) && !te.Verify
 }

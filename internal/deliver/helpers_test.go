@@ -18,13 +18,13 @@ import (
 // and refuses anything else, so no test ever leaves the machine.
 type mapDialer struct {
 	mu    sync.Mutex
-	to    map[string]string   // dialled address -> loopback address
-	pipes map[string]net.Conn // dialled address -> one end of a net.Pipe
+	to    map[string]string     // dialled address -> loopback address
+	pipes map[string][]net.Conn // dialled address -> ends of net.Pipes, one per dial
 	dials []string
 }
 
 func newDialer() *mapDialer {
-	return &mapDialer{to: map[string]string{}, pipes: map[string]net.Conn{}}
+	return &mapDialer{to: map[string]string{}, pipes: map[string][]net.Conn{}}
 }
 
 // route sends connections for addr to the loopback address lo.
@@ -39,8 +39,10 @@ func (m *mapDialer) DialContext(ctx context.Context, network, addr string) (net.
 	m.mu.Lock()
 	m.dials = append(m.dials, addr)
 	lo, ok := m.to[addr]
-	pipe := m.pipes[addr]
-	delete(m.pipes, addr)
+	var pipe net.Conn
+	if q := m.pipes[addr]; len(q) > 0 {
+		pipe, m.pipes[addr] = q[0], q[1:]
+	}
 	m.mu.Unlock()
 	if pipe != nil {
 		return pipe, nil
@@ -50,6 +52,18 @@ func (m *mapDialer) DialContext(ctx context.Context, network, addr string) (net.
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", lo)
+}
+
+// closeUnused closes the pipes nobody dialled, so their scripts end.
+func (m *mapDialer) closeUnused() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for addr, q := range m.pipes {
+		for _, c := range q {
+			c.Close()
+		}
+		delete(m.pipes, addr)
+	}
 }
 
 func (m *mapDialer) dialled() []string {

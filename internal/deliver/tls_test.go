@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -164,7 +165,7 @@ func TestPipelinedTransaction(t *testing.T) {
 		smtptest.ExpectClose(),
 	}.Pipe(t)
 	d := newDialer()
-	d.pipes["192.0.2.1:25"] = conn
+	d.pipes["192.0.2.1:25"] = []net.Conn{conn}
 	out := deliver(t, testOptions(mxMock(), d), "x@example.test", "y@example.test")
 	run.Wait()
 	want(t, out[0], Delivered, "2.0.0")
@@ -176,5 +177,64 @@ func TestPipelinedTransaction(t *testing.T) {
 	i := slices.IndexFunc(reads, func(b []byte) bool { return strings.HasPrefix(string(b), "MAIL FROM") })
 	if i < 0 || !strings.Contains(string(reads[i]), "DATA\r\n") {
 		t.Errorf("MAIL, RCPT and DATA not in one write: %q", reads)
+	}
+}
+
+// Opportunistic TLS: a handshake that breaks is retried once on the same
+// address without STARTTLS; under required it is not.
+func TestOpportunisticHandshakeFallback(t *testing.T) {
+	broken := func() smtptest.Script {
+		return smtptest.Script{
+			smtptest.Send("220 mx.example.test ESMTP"),
+			smtptest.Expect("EHLO client.test"),
+			smtptest.Send("250-mx.example.test", "250 STARTTLS"),
+			smtptest.Expect("STARTTLS"),
+			smtptest.Send("220 go ahead"),
+			smtptest.Do("answer the ClientHello with garbage", func(p *smtptest.Peer) error {
+				buf := make([]byte, 4096)
+				if _, err := p.Conn().Read(buf); err != nil {
+					return err
+				}
+				return p.Write([]byte("this is not TLS\r\n"))
+			}),
+			smtptest.Close(),
+		}
+	}
+	conn1, run1 := broken().Pipe(t)
+	conn2, run2 := smtptest.Script{
+		smtptest.Send("220 mx.example.test ESMTP"),
+		smtptest.Expect("EHLO client.test"),
+		smtptest.Send("250-mx.example.test", "250 STARTTLS"),
+		smtptest.Expect("MAIL FROM:<a@sender.test>"),
+		smtptest.Send("250 ok"),
+		smtptest.Expect("RCPT TO:<x@example.test>"),
+		smtptest.Send("250 ok"),
+		smtptest.Expect("DATA"),
+		smtptest.Send("354 go"),
+		smtptest.ExpectData(),
+		smtptest.Send("250 2.0.0 queued"),
+		smtptest.Expect("QUIT"),
+		smtptest.Send("221 bye"),
+		smtptest.ExpectClose(),
+	}.Pipe(t)
+	d := newDialer()
+	d.pipes["192.0.2.1:25"] = []net.Conn{conn1, conn2}
+	o := testOptions(mxMock(), d)
+	out := deliver(t, o, "x@example.test")
+	d.closeUnused()
+	run1.Wait()
+	run2.Wait()
+	want(t, out[0], Delivered, "2.0.0")
+
+	conn3, run3 := broken().Pipe(t)
+	d = newDialer()
+	d.pipes["192.0.2.1:25"] = []net.Conn{conn3}
+	o = testOptions(mxMock(), d)
+	o.TLSPolicy = tlspolicy.LevelRequired
+	out = deliver(t, o, "x@example.test")
+	run3.Wait()
+	want(t, out[0], Deferred, "4.7.5")
+	if n := len(d.dialled()); n != 1 {
+		t.Errorf("%d dials under required", n)
 	}
 }
