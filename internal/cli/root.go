@@ -35,6 +35,10 @@ type globals struct {
 	resolvers  []string
 	ipv4, ipv6 bool
 
+	// args is the command line Run was given: the sendmail command, which
+	// cobra hands any smtpkit flags before its name, refuses those.
+	args []string
+
 	cfg      *config.File
 	settings config.Settings
 	loaded   bool
@@ -52,7 +56,7 @@ func Main() int {
 // Run executes one command line in env and returns the exit status. Errors
 // are printed once, as one line on stderr.
 func Run(ctx context.Context, env *Env, args []string) int {
-	g := &globals{env: env}
+	g := &globals{env: env, args: args}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)

@@ -90,6 +90,11 @@ func newSendmailCmd(g *globals) *cobra.Command {
 			if len(args) == 1 && args[0] == "--help" {
 				return cmd.Help()
 			}
+			if len(g.args) > 0 && g.args[0] != "sendmail" {
+				// Cobra passes flags given before "sendmail" on as its
+				// arguments, where they would read as sendmail's.
+				return usageErrorf("smtpkit sendmail: no smtpkit flags before sendmail; settings come from the config and SMTPKIT_* variables")
+			}
 			o.Args = args
 			return runSendmail(cmd.Context(), g, o)
 		},

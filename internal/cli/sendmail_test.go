@@ -174,6 +174,15 @@ func TestSendmailRun(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("stdout %q", out)
 	}
+	// smtpkit flags before "sendmail" would reach it as its arguments
+	// ("never" a recipient): refused.
+	env, _, errOut = sendmailEnv(t, "", nil)
+	if code := Run(context.Background(), env, []string{"--color", "never", "sendmail", "-bp"}); code != ExitUsage {
+		t.Fatalf("flags before sendmail: exit %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(errOut.String(), "no smtpkit flags before sendmail") {
+		t.Errorf("stderr %q", errOut)
+	}
 	env, _, errOut = sendmailEnv(t, "", nil)
 	if code := Run(context.Background(), env, []string{"sendmail", "-N", "sometimes", "-q30m"}); code != ExitOK {
 		t.Fatalf("exit %d, want 0", code)
