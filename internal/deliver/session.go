@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ type attemptResult struct {
 	pending []int           // recipients still undecided: try the next address
 	err     error           // why they are undecided
 	at      remote
+	open    bool // the transaction ended cleanly: the session may go on
 }
 
 // session is one SMTP connection to one address of a destination.
@@ -73,7 +75,56 @@ func (d *deliverer) attempt(ctx context.Context, ds *dest, t target, ip string, 
 		res.err = err
 		return res
 	}
-	return s.transaction(pending)
+	return s.transactions(pending)
+}
+
+// transactions sends the message in as many transactions as the server
+// needs: RFC 5321 4.5.3.1.10 lets a server answer "452 too many
+// recipients" and asks the client to send the rest in another transaction
+// (Postfix does the same). Each round delivers at least one recipient, so
+// the loop ends.
+func (s *session) transactions(pending []int) attemptResult {
+	total := attemptResult{decided: map[int]Outcome{}, at: s.at}
+	for {
+		r := s.transaction(pending)
+		more := tooMany(r, pending)
+		for i, o := range r.decided {
+			if !slices.Contains(more, i) {
+				total.decided[i] = o
+			}
+		}
+		if !r.open || len(more) == 0 {
+			if r.open {
+				_, _ = s.c.Quit()
+			}
+			total.pending, total.err = r.pending, r.err
+			return total
+		}
+		pending = more
+	}
+}
+
+// tooMany returns the recipients refused with "452 too many recipients"
+// in a transaction that delivered to someone else.
+func tooMany(r attemptResult, pending []int) []int {
+	delivered := false
+	for _, o := range r.decided {
+		delivered = delivered || o.Status == Delivered
+	}
+	if !delivered {
+		return nil
+	}
+	var more []int
+	for _, i := range pending {
+		o, ok := r.decided[i]
+		if !ok || o.Reply == nil || o.Reply.Code != 452 || !strings.HasPrefix(o.Diagnostic, "RCPT TO:") {
+			continue
+		}
+		if e := o.Reply.Enhanced; e == "" || e == "4.5.3" || strings.Contains(strings.ToLower(o.Reply.Text()), "too many") {
+			more = append(more, i)
+		}
+	}
+	return more
 }
 
 // tlsConfig accepts any certificate in the handshake: tlspolicy.Evaluate
@@ -242,7 +293,7 @@ func (s *session) transaction(pending []int) attemptResult {
 	decidedErr := errors.Is(err, smtp.ErrNoRecipients) || errors.As(err, &se) && se.Reply.Code != smtp.CodeUnavailable
 	switch {
 	case err == nil || decidedErr:
-		_, _ = c.Quit()
+		res.open = true
 	default:
 		res.err = err
 	}

@@ -238,3 +238,42 @@ func TestOpportunisticHandshakeFallback(t *testing.T) {
 		t.Errorf("%d dials under required", n)
 	}
 }
+
+// "452 too many recipients" (RFC 5321 4.5.3.1.10): the rest go in another
+// transaction on the same connection.
+func TestTooManyRecipients(t *testing.T) {
+	conn, run := smtptest.Script{
+		smtptest.Send("220 mx.example.test ESMTP"),
+		smtptest.Expect("EHLO client.test"),
+		smtptest.Send("250-mx.example.test", "250 PIPELINING"),
+		smtptest.Expect("MAIL FROM:<a@sender.test>"),
+		smtptest.Expect("RCPT TO:<x@example.test>"),
+		smtptest.Expect("RCPT TO:<y@example.test>"),
+		smtptest.Expect("RCPT TO:<z@example.test>"),
+		smtptest.Expect("DATA"),
+		smtptest.Send("250 2.1.0 ok", "250 2.1.5 ok", "452 4.5.3 too many recipients", "452 4.5.3 too many recipients", "354 go ahead"),
+		smtptest.ExpectData(),
+		smtptest.Send("250 2.0.0 queued as A"),
+		smtptest.Expect("MAIL FROM:<a@sender.test>"),
+		smtptest.Expect("RCPT TO:<y@example.test>"),
+		smtptest.Expect("RCPT TO:<z@example.test>"),
+		smtptest.Expect("DATA"),
+		smtptest.Send("250 2.1.0 ok", "250 2.1.5 ok", "452 4.2.2 mailbox full", "354 go ahead"),
+		smtptest.ExpectData(),
+		smtptest.Send("250 2.0.0 queued as B"),
+		smtptest.Expect("QUIT"), // a full mailbox is not "too many recipients": z waits for the next attempt
+		smtptest.Send("221 bye"),
+		smtptest.ExpectClose(),
+	}.Pipe(t)
+	d := newDialer()
+	d.pipes["192.0.2.1:25"] = []net.Conn{conn}
+	out := deliver(t, testOptions(mxMock(), d), "x@example.test", "y@example.test", "z@example.test")
+	d.closeUnused()
+	run.Wait()
+	want(t, out[0], Delivered, "2.0.0")
+	want(t, out[1], Delivered, "2.0.0")
+	want(t, out[2], Deferred, "4.2.2")
+	if !strings.Contains(out[1].Reply.Text(), "queued as B") {
+		t.Errorf("y: %+v", out[1].Reply)
+	}
+}
