@@ -1,12 +1,17 @@
 package deliver
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpkit/smtpkit/internal/dnsx"
 	"github.com/smtpkit/smtpkit/internal/dnsx/dnstest"
+	"github.com/smtpkit/smtpkit/internal/message"
+	"github.com/smtpkit/smtpkit/internal/smtp"
 	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
@@ -230,5 +235,67 @@ func TestRoutesAndLiterals(t *testing.T) {
 		if q.Name != "nx.test" && !strings.HasSuffix(q.Name, "nx.test") {
 			t.Errorf("looked up %v for a routed domain", q)
 		}
+	}
+}
+
+// ctx bounds the whole call: a server that never greets leaves the
+// recipient deferred once ctx ends, without waiting for the stage timeouts.
+func TestContextEndsAttempt(t *testing.T) {
+	srv := server(t, smtptest.ServerOptions{Fault: smtptest.Fault{At: smtptest.AtGreeting, Action: smtptest.NoAnswer}})
+	d := newDialer().route("192.0.2.1:25", srv.Addr())
+	o := testOptions(mxMock(), d)
+	o.Timeouts = smtp.Uniform(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	out := Deliver(ctx, Request{From: "a@sender.test", To: []string{"a@example.test"}, Msg: testMessage(t)}, o)
+	if out[0].Status != Deferred || out[0].Diagnostic == "" {
+		t.Errorf("got %+v", out[0])
+	}
+}
+
+// Many destinations with Parallel 2: every one is delivered, each in its
+// own session.
+func TestParallelDestinations(t *testing.T) {
+	srv := server(t, smtptest.ServerOptions{})
+	r := dnstest.NewMock()
+	d := newDialer()
+	var to []string
+	for i := range 7 {
+		dom := fmt.Sprintf("d%d.test", i)
+		ip := fmt.Sprintf("192.0.2.%d", i+1)
+		r.MX(dom, 10, "mx."+dom).IP("mx."+dom, ip)
+		d.route(ip+":25", srv.Addr())
+		to = append(to, "u@"+dom, "v@"+dom)
+	}
+	o := testOptions(r, d)
+	o.Parallel = 2
+	out := deliver(t, o, to...)
+	for _, oc := range out {
+		want(t, oc, Delivered, "2.0.0")
+	}
+	if n := srv.Sessions(); n != 7 {
+		t.Errorf("%d sessions, want 7", n)
+	}
+}
+
+// A message larger than the server's SIZE fails there (5.3.4) without
+// MAIL; 8-bit content to a server without 8BITMIME fails (5.6.3).
+func TestCapabilityFailures(t *testing.T) {
+	srv := server(t, smtptest.ServerOptions{Size: 10})
+	d := newDialer().route("192.0.2.1:25", srv.Addr())
+	out := deliver(t, testOptions(mxMock(), d), "a@example.test")
+	want(t, out[0], Failed, "5.3.4")
+
+	srv = server(t, smtptest.ServerOptions{Without: []string{"8BITMIME"}})
+	d = newDialer().route("192.0.2.1:25", srv.Addr())
+	msg, err := message.FromReader(strings.NewReader("From: a@sender.test\r\nSubject: x\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n"), message.DataOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer msg.Close()
+	outs := Deliver(context.Background(), Request{From: "a@sender.test", To: []string{"a@example.test"}, Msg: msg}, testOptions(mxMock(), d))
+	want(t, outs[0], Failed, "5.6.3")
+	if len(srv.Messages()) != 0 {
+		t.Error("8-bit message sent without 8BITMIME")
 	}
 }
