@@ -237,11 +237,21 @@ func (s *session) transaction(pending []int) attemptResult {
 		mo.Body = "8BITMIME" // RFC 6152 3
 	}
 	mo.SMTPUTF8 = s.needUTF8(pending) // RFC 6531 3.4
+	dsn := ext.Has("DSN")
+	if !dsn {
+		// RFC 3461 4: the DSN parameters go only to a server that offers
+		// DSN; without it the relay itself answers for notifications.
+		mo.Ret, mo.EnvID = "", ""
+	}
 	rcpts := make([]smtp.Recipient, len(pending))
 	for k, i := range pending {
 		rcpts[k] = smtp.Recipient{Addr: req.To[i]}
-		if i < len(req.RcptOpts) {
-			rcpts[k].Opts = req.RcptOpts[i]
+		if i < len(req.RcptOpts) && req.RcptOpts[i] != nil {
+			ro := *req.RcptOpts[i]
+			if !dsn {
+				ro.Notify, ro.ORcpt = nil, ""
+			}
+			rcpts[k].Opts = &ro
 		}
 	}
 	body, err := req.Msg.Open()

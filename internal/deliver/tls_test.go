@@ -277,3 +277,31 @@ func TestTooManyRecipients(t *testing.T) {
 		t.Errorf("y: %+v", out[1].Reply)
 	}
 }
+
+// DSN parameters travel only to a server that offers DSN (RFC 3461 4).
+func TestDSNParameters(t *testing.T) {
+	for _, offer := range []bool{true, false} {
+		opts := smtptest.ServerOptions{}
+		if !offer {
+			opts.Without = []string{"DSN"}
+		}
+		srv := server(t, opts)
+		d := newDialer().route("192.0.2.1:25", srv.Addr())
+		req := Request{From: "a@sender.test", To: []string{"x@example.test"}, Msg: testMessage(t),
+			MailOpts: smtp.MailOptions{Ret: "HDRS", EnvID: "E1"},
+			RcptOpts: []*smtp.RcptOptions{{Notify: []string{"FAILURE"}, ORcpt: "rfc822;x@example.test"}}}
+		out := Deliver(t.Context(), req, testOptions(mxMock(), d))
+		want(t, out[0], Delivered, "2.0.0")
+		m := srv.Messages()
+		if len(m) != 1 {
+			t.Fatalf("messages %+v", m)
+		}
+		params := strings.Join(m[0].MailParams, " ") + " " + strings.Join(m[0].RcptParams[0], " ")
+		if has := strings.Contains(params, "RET=HDRS") && strings.Contains(params, "NOTIFY=FAILURE"); has != offer {
+			t.Errorf("DSN offered %v: parameters %q", offer, params)
+		}
+		if !offer && (strings.Contains(params, "ENVID") || strings.Contains(params, "ORCPT")) {
+			t.Errorf("parameters %q sent to a server without DSN", params)
+		}
+	}
+}
