@@ -29,7 +29,8 @@
 //	                          a throwaway Postfix under $WORK/postfix with
 //	                          STARTTLS and maildir delivery for
 //	                          alice@example.com only; sets $POSTFIX,
-//	                          $MAILDIR, $CAFILE and $POSTFIX_LOG. The
+//	                          $POSTFIX_PORT (the port alone), $MAILDIR,
+//	                          $CAFILE and $POSTFIX_LOG. The
 //	                          arguments replace or add main.cf parameters
 //	                          (relayhost, transport_maps...).
 //	aiosmtpd                  scripts/interop/aiosmtpd_server.py: STARTTLS

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,9 @@ func cmdPostfixSMTPD(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("postfix-smtpd: %v", err)
 	}
 	ts.Setenv("POSTFIX", pf.addr)
+	if _, port, err := net.SplitHostPort(pf.addr); err == nil {
+		ts.Setenv("POSTFIX_PORT", port) // for send --mx-port
+	}
 	ts.Setenv("MAILDIR", pf.maildir)
 	ts.Setenv("CAFILE", pf.caFile)
 	ts.Setenv("POSTFIX_LOG", pf.maillog)
