@@ -69,6 +69,11 @@ func runSendMX(ctx context.Context, g *globals, o *SendOptions, p *plan) error {
 		Now:       g.env.Now,
 		Trace:     pr.Trace(),
 	}
+	if g.verbose > 0 {
+		// One destination at a time, so the live transcript on stderr
+		// reads as one session after another.
+		opts.Parallel = 1
+	}
 	if p.submit.TLSConfig != nil {
 		opts.RootCAs = p.submit.TLSConfig.RootCAs
 	}
