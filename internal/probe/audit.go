@@ -49,6 +49,11 @@ func (o *Options) audit(ctx context.Context, r *Report) {
 		r.AuditError = err.Error()
 	}
 	r.Audit = res
+	auditChecks(r, res)
+}
+
+// auditChecks turns what the audit found into checks.
+func auditChecks(r *Report, res *tlsscan.Result) {
 	if res == nil {
 		return
 	}

@@ -10,12 +10,14 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/smtptest"
 	"github.com/smtpkit/smtpkit/internal/tlspolicy"
+	"github.com/smtpkit/smtpkit/internal/tlsscan"
 )
 
 func run(t *testing.T, o Options) *Report {
@@ -358,5 +360,38 @@ func TestProbeAuditNoForwardSecrecy(t *testing.T) {
 	r := run(t, Options{Addr: srv.Addr(), Host: "mx.test", Audit: true, SkipExtras: true})
 	if got := ids(r); got[IDNoPFS] != SevMedium {
 		t.Fatalf("checks %v (audit error %q)", r.Checks, r.AuditError)
+	}
+}
+
+// TestAuditChecks maps audit results to checks: SSLv3 is high, TLS 1.1
+// medium; export/NULL/RC4/DES high, 3DES medium; anonymous suites medium;
+// a version without forward secrecy medium, some suites without it low.
+func TestAuditChecks(t *testing.T) {
+	suite := func(id uint16) tlsscan.SuiteResult {
+		s, ok := tlsscan.LookupSuite(id)
+		if !ok {
+			t.Fatalf("no suite %#04x", id)
+		}
+		return tlsscan.SuiteResult{Suite: s}
+	}
+	res := &tlsscan.Result{Versions: []tlsscan.VersionResult{
+		{Version: tlsscan.SSL30, Accepted: true, Suites: []tlsscan.SuiteResult{suite(0x0005)}},                // RSA_WITH_RC4_128_SHA
+		{Version: tlsscan.TLS11, Accepted: true, Suites: []tlsscan.SuiteResult{suite(0x000a)}},                // RSA_WITH_3DES_EDE_CBC_SHA
+		{Version: tlsscan.TLS12, Accepted: true, Suites: []tlsscan.SuiteResult{suite(0xc02b), suite(0xc018)}}, // ECDHE_ECDSA AES128 GCM, ECDH_anon AES128 CBC
+		{Version: tlsscan.TLS13, Accepted: false},
+	}}
+	r := &Report{}
+	auditChecks(r, res)
+	var sev []string
+	for _, c := range r.Checks {
+		sev = append(sev, c.ID+"="+c.Severity.String())
+	}
+	for _, w := range []string{"tls-version-old=high", "tls-version-old=medium", "weak-cipher=high", "weak-cipher=medium", "anon-cipher=medium", "no-forward-secrecy=medium", "no-forward-secrecy=low"} {
+		if !slices.Contains(sev, w) {
+			t.Errorf("missing %s in %v", w, sev)
+		}
+	}
+	if r.Worst != "high" {
+		t.Errorf("worst %q", r.Worst)
 	}
 }
