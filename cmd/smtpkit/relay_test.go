@@ -22,11 +22,12 @@ import (
 //	                          report-type=delivery-status, From
 //	                          MAILER-DAEMON, and exactly three parts
 //	                          (text/plain, message/delivery-status,
-//	                          text/rfc822-headers), read with go-message. Its
+//	                          text/rfc822-headers, or message/rfc822 for
+//	                          RET=FULL), read with go-message. Its
 //	                          delivery-status fields are printed to stdout,
 //	                          one "Name: value" per line, groups separated by
-//	                          a line "--", then "==" and the returned headers,
-//	                          for `stdout` checks.
+//	                          a line "--", then "==" and the returned headers
+//	                          (or message), for `stdout` checks.
 
 // dsn-check SRC
 func cmdDSNCheck(ts *testscript.TestScript, neg bool, args []string) {
@@ -53,7 +54,8 @@ func cmdDSNCheck(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // checkDSN parses a delivery status notification and returns its
-// delivery-status groups and returned headers as text.
+// delivery-status groups and the returned headers (or, for RET=FULL, the
+// returned message) as text.
 func checkDSN(b []byte) (string, error) {
 	ent, err := gomessage.Read(bytes.NewReader(b))
 	if err != nil {
@@ -118,11 +120,12 @@ func checkDSN(b []byte) (string, error) {
 			if groups < 2 {
 				return "", fmt.Errorf("delivery-status has %d groups, want per-message and at least one recipient", groups)
 			}
-		case "text/rfc822-headers":
+		case "text/rfc822-headers", "message/rfc822":
+			// RET=HDRS (the default) or RET=FULL (RFC 3461 4.3).
 			heads = string(body)
 		}
 	}
-	if strings.Join(types, " ") != "text/plain message/delivery-status text/rfc822-headers" {
+	if j := strings.Join(types, " "); j != "text/plain message/delivery-status text/rfc822-headers" && j != "text/plain message/delivery-status message/rfc822" {
 		return "", fmt.Errorf("parts %v", types)
 	}
 	out.WriteString("==\n")

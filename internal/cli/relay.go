@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/smtpkit/smtpkit/internal/spool"
 	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 )
 
@@ -33,6 +36,11 @@ type RelayOptions struct {
 	To       []string
 	Extract  bool // -t
 	RetryFor string
+	// DSN requests (RFC 3461), kept with the spooled message: NOTIFY for
+	// every recipient, RET and ENVID; validated as send's flags are.
+	DSNNotify string
+	DSNRet    string
+	EnvID     string
 
 	// flush, retry.
 	Concurrency int
@@ -116,9 +124,13 @@ $SMTPKIT_SMARTHOST; the TLS policy from --tls-policy or $SMTPKIT_TLS_POLICY.` + 
 	f.StringVarP(&o.From, "from", "f", "", "envelope sender (default $USER@host; \"<>\" for the null sender)")
 	f.StringArrayVar(&o.To, "to", nil, "recipient (repeatable, comma-separated lists allowed)")
 	f.BoolVarP(&o.Extract, "read-recipients", "t", false, "take recipients from the To, Cc and Bcc fields (and remove Bcc), like sendmail -t")
+	f.StringVar(&o.DSNNotify, "dsn-notify", "", "DSN NOTIFY for every recipient: NEVER, or a list of SUCCESS,FAILURE,DELAY (NEVER or no FAILURE: no bounce)")
+	f.StringVar(&o.DSNRet, "dsn-ret", "", "DSN RET: FULL (a bounce returns the whole message) or HDRS (its headers, the default)")
+	f.StringVar(&o.EnvID, "envid", "", "DSN ENVID, returned in bounces as Original-Envelope-Id")
 	f.StringVar(&o.RetryFor, "retry-for", "", "keep retrying deferred recipients in this process for DURATION (default: one attempt)")
 	levels := []string{string(tlspolicy.LevelOpportunistic), string(tlspolicy.LevelRequired), string(tlspolicy.LevelVerify), string(tlspolicy.LevelDANE), string(tlspolicy.LevelMTASTS)}
 	_ = cmd.RegisterFlagCompletionFunc("tls-policy", fixedCompletion(levels...))
+	_ = cmd.RegisterFlagCompletionFunc("dsn-ret", fixedCompletion("FULL", "HDRS"))
 
 	cmd.AddCommand(newRelayFlushCmd(g, o), newRelayQueueCmd(g, o), newRelayRetryCmd(g, o), newRelayRemoveCmd(g, o))
 	return cmd
@@ -208,4 +220,36 @@ EXIT STATUS
 	}
 	cmd.Flags().BoolVar(&o.All, "all", false, "every message in the spool")
 	return cmd
+}
+
+// maxEnvIDLen is RFC 3461 4.4's bound on ENVID (100 characters).
+const maxEnvIDLen = 100
+
+// dsnOptions checks --dsn-notify, --dsn-ret and --envid (as send checks
+// its own) and returns them as the spool keeps them.
+func (o *RelayOptions) dsnOptions() (spool.EnqueueOptions, error) {
+	var eo spool.EnqueueOptions
+	if o.DSNRet != "" {
+		if err := oneOf("dsn-ret", o.DSNRet, "FULL", "HDRS"); err != nil {
+			return eo, err
+		}
+		eo.Ret = strings.ToUpper(o.DSNRet)
+	}
+	notify, err := parseNotify(o.DSNNotify)
+	if err != nil {
+		return eo, err
+	}
+	eo.Notify = notify
+	// RFC 3461 4.4: ENVID is at most 100 characters of printable
+	// US-ASCII (xtext is applied on the wire).
+	if len(o.EnvID) > maxEnvIDLen {
+		return eo, usageErrorf("--envid: longer than %d characters (RFC 3461 4.4)", maxEnvIDLen)
+	}
+	for _, c := range o.EnvID {
+		if c < 0x20 || c > 0x7e {
+			return eo, usageErrorf("--envid %q: printable US-ASCII only (RFC 3461 4.4)", o.EnvID)
+		}
+	}
+	eo.EnvID = o.EnvID
+	return eo, nil
 }

@@ -210,8 +210,24 @@ func (o *RelayOptions) setup(ctx context.Context, g *globals, withDeliver bool) 
 
 // deliverAttempt adapts deliver.Deliver to the spool's delivery function.
 func deliverAttempt(do deliver.Options) spool.Attempt {
-	return func(ctx context.Context, from string, rcpts []string, msg *message.Prepared) []spool.Outcome {
-		outs := deliver.Deliver(ctx, deliver.Request{From: from, To: rcpts, Msg: msg}, do)
+	return func(ctx context.Context, from string, rcpts []string, msg *message.Prepared, dsn spool.DSNParams) []spool.Outcome {
+		// RFC 3461 4: the DSN parameters go on with the message; deliver
+		// drops them for a server that does not offer DSN.
+		req := deliver.Request{From: from, To: rcpts, Msg: msg, MailOpts: smtp.MailOptions{Ret: dsn.Ret, EnvID: dsn.EnvID}}
+		for i := range rcpts {
+			var ro *smtp.RcptOptions
+			if i < len(dsn.Notify) && len(dsn.Notify[i]) > 0 || i < len(dsn.ORcpt) && dsn.ORcpt[i] != "" {
+				ro = &smtp.RcptOptions{}
+				if i < len(dsn.Notify) {
+					ro.Notify = dsn.Notify[i]
+				}
+				if i < len(dsn.ORcpt) {
+					ro.ORcpt = dsn.ORcpt[i]
+				}
+			}
+			req.RcptOpts = append(req.RcptOpts, ro)
+		}
+		outs := deliver.Deliver(ctx, req, do)
 		res := make([]spool.Outcome, 0, len(outs))
 		for i, o := range outs {
 			if len(outs) == len(rcpts) {
@@ -361,6 +377,10 @@ func relayMessage(ctx context.Context, g *globals, o *RelayOptions, msg io.Reade
 	if err != nil {
 		return nil, err
 	}
+	dsn, err := o.dsnOptions()
+	if err != nil {
+		return nil, err
+	}
 	from := o.From
 	if from == "" {
 		if s, err := g.loadConfig(); err == nil && s.From != nil {
@@ -407,7 +427,7 @@ func relayMessage(ctx context.Context, g *globals, o *RelayOptions, msg io.Reade
 	if err != nil {
 		return nil, err
 	}
-	e, err := rs.sp.Enqueue(ctx, rc, sender.String(), rcpts)
+	e, err := rs.sp.EnqueueWith(ctx, rc, sender.String(), rcpts, dsn)
 	rc.Close()
 	if err != nil {
 		return nil, spoolExit(err)

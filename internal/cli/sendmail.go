@@ -227,6 +227,9 @@ func sendmailDeliver(ctx context.Context, g *globals, so *sendmail.Options, ro *
 		ro.From = sender.String()
 	}
 	ro.To = rcpts
+	// -N, -R and -V (checked by the parser, which warns and drops a bad
+	// one as sendmail.c does) go with the message into the spool.
+	ro.DSNNotify, ro.DSNRet, ro.EnvID = strings.Join(so.Notify, ","), so.Return, so.EnvID
 	if relay == nil {
 		relay = relayMessage
 	}

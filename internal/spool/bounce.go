@@ -25,6 +25,11 @@ const (
 // maxHeaderBytes bounds the original header section copied into a report.
 const maxHeaderBytes = 256 << 10
 
+// maxReturnBytes bounds the original message returned whole with RET=FULL,
+// like Postfix's bounce_size_limit (50000 octets): a larger message is
+// returned as its header section only, as with RET=HDRS.
+const maxReturnBytes = 50000
+
 // maxFieldText bounds the text of a Diagnostic-Code so its line stays
 // within RFC 5322 2.1.1's 998 octets.
 const maxFieldText = 900
@@ -32,14 +37,26 @@ const maxFieldText = 900
 // report builds a delivery status notification for rcpts of e: an RFC 6522
 // multipart/report with report-type=delivery-status holding a human
 // readable part, the RFC 3464 message/delivery-status part, and the
-// original message's header section as text/rfc822-headers (RFC 6522 3,
-// RFC 3462's "return only headers"). It is From MAILER-DAEMON at this host
+// original message: its header section as text/rfc822-headers (RFC 6522
+// 3, RFC 3461 4.3's RET=HDRS, also the default), or with RET=FULL the
+// whole message as message/rfc822 when it is at most maxReturnBytes. It
+// is From MAILER-DAEMON at this host
 // and goes to the envelope sender; the caller queues it with the null
 // reverse-path (RFC 5321 4.5.5, RFC 3461 6.1: a DSN goes to the
 // reverse-path with a null one of its own). RFC 3461 6.2 makes this the
 // format of every DSN.
 func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Time) (io.Reader, error) {
-	head, eight, err := s.originalHeader(e.ID)
+	full := e.Ret == "FULL" && e.Size <= maxReturnBytes
+	var (
+		orig  []byte
+		eight bool
+		err   error
+	)
+	if full {
+		orig, eight, err = s.originalMessage(e.ID)
+	} else {
+		orig, eight, err = s.originalHeader(e.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +94,16 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 	w("")
 	if action == ActionFailed {
 		w("I'm sorry to have to inform you that your message could not")
-		w("be delivered to one or more recipients. The original message's")
-		w("headers are attached.")
+		w("be delivered to one or more recipients.")
+		switch {
+		case full:
+			w("The original message is attached.")
+		case e.Ret == "FULL":
+			w("The original message is too large to return (more than %d", maxReturnBytes)
+			w("octets); its headers are attached.")
+		default:
+			w("The original message's headers are attached.")
+		}
 	} else {
 		w("Your message could not be delivered yet to one or more")
 		w("recipients. It will be retried until %s.", e.Created.Add(s.age).Format(time.RFC1123Z))
@@ -100,11 +125,17 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 	w("Content-Type: message/delivery-status")
 	w("Content-Description: Delivery report")
 	w("")
+	if e.EnvID != "" {
+		w("Original-Envelope-Id: %s", ascii(e.EnvID, maxFieldText)) // RFC 3464 2.2.1
+	}
 	w("Reporting-MTA: dns; %s", s.host) // RFC 3464 2.2.2
 	w("X-Smtpkit-Queue-ID: %s", e.ID)
 	w("Arrival-Date: %s", e.Created.Format(time.RFC1123Z)) // RFC 3464 2.2.5
 	for _, r := range rcpts {
 		w("")
+		if r.ORcpt != "" {
+			w("Original-Recipient: rfc822; %s", ascii(r.ORcpt, maxFieldText)) // RFC 3464 2.3.1
+		}
 		w("Final-Recipient: rfc822; %s", r.Addr) // RFC 3464 2.3.2
 		w("Action: %s", action)                  // RFC 3464 2.3.3
 		w("Status: %s", dsnStatus(r, action))    // RFC 3464 2.3.4
@@ -126,16 +157,23 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 	}
 	w("")
 
-	// Part 3: the original header section (RFC 6522 3, third part).
+	// Part 3: the original message or its header section (RFC 6522 3,
+	// third part; RFC 3464 2: message/rfc822 or text/rfc822-headers).
 	w("--%s", boundary)
-	w("Content-Type: text/rfc822-headers")
-	w("Content-Description: Undelivered Message Headers")
+	if full {
+		w("Content-Type: message/rfc822")
+		w("Content-Description: Undelivered Message")
+	} else {
+		w("Content-Type: text/rfc822-headers")
+		w("Content-Description: Undelivered Message Headers")
+	}
 	if eight {
+		// RFC 2046 5.2.1: message/rfc822 takes 7bit, 8bit or binary only.
 		w("Content-Transfer-Encoding: 8bit")
 	}
 	w("")
-	b.Write(head)
-	w("")
+	b.Write(orig)
+	w("") // the CRLF before a boundary belongs to the delimiter (RFC 2046 5.1.1)
 	w("--%s--", boundary)
 	return &b, nil
 }
@@ -159,14 +197,32 @@ func (s *Spool) originalHeader(id string) ([]byte, bool, error) {
 		head = append(head, bytes.TrimRight(line, "\r\n")...)
 		head = append(head, '\r', '\n')
 	}
-	eight := false
-	for _, c := range head {
+	return head, hasEight(head), nil
+}
+
+// originalMessage reads entry id's whole message (CRLF line ends, at most
+// maxReturnBytes are kept) and reports whether it holds octets >= 0x80.
+func (s *Spool) originalMessage(id string) ([]byte, bool, error) {
+	f, err := os.Open(s.msgPath(id))
+	if err != nil {
+		return nil, false, newError("open", s.msgPath(id), err)
+	}
+	defer f.Close()
+	msg, err := io.ReadAll(io.LimitReader(f, maxReturnBytes))
+	if err != nil {
+		return nil, false, newError("read", s.msgPath(id), err)
+	}
+	return msg, hasEight(msg), nil
+}
+
+// hasEight reports whether b holds an octet >= 0x80.
+func hasEight(b []byte) bool {
+	for _, c := range b {
 		if c >= 0x80 {
-			eight = true
-			break
+			return true
 		}
 	}
-	return head, eight, nil
+	return false
 }
 
 // dsnStatus is the RFC 3463 code for a recipient: its enhanced code when

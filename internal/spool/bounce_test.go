@@ -21,6 +21,7 @@ type DSN struct {
 	PerMessage textproto.Header
 	PerRcpt    []textproto.Header
 	Headers    string // the text/rfc822-headers part
+	Full       string // the message/rfc822 part (RET=FULL)
 }
 
 // ParseDSN reads b as an RFC 6522 multipart/report of type
@@ -81,9 +82,11 @@ func ParseDSN(t *testing.T, b []byte) *DSN {
 			}
 		case "text/rfc822-headers":
 			d.Headers = string(body)
+		case "message/rfc822":
+			d.Full = string(body)
 		}
 	}
-	if strings.Join(types, " ") != "text/plain message/delivery-status text/rfc822-headers" {
+	if j := strings.Join(types, " "); j != "text/plain message/delivery-status text/rfc822-headers" && j != "text/plain message/delivery-status message/rfc822" {
 		t.Fatalf("parts %v", types)
 	}
 	return d

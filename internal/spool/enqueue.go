@@ -53,17 +53,51 @@ func (s *Spool) createTmp(name string) (*os.File, string, error) {
 // returned wrapped; ctx ending before the entry is linked gives ctx's
 // error; filesystem failures are *Error (Full for ENOSPC/EDQUOT).
 func (s *Spool) Enqueue(ctx context.Context, msg io.Reader, from string, rcpts []string) (*Entry, error) {
-	return s.enqueue(ctx, msg, from, rcpts, false)
+	return s.EnqueueWith(ctx, msg, from, rcpts, EnqueueOptions{})
 }
 
-func (s *Spool) enqueue(ctx context.Context, msg io.Reader, from string, rcpts []string, bounce bool) (_ *Entry, err error) {
+// EnqueueOptions are the RFC 3461 DSN parameters of an enqueued message.
+// Zero values mean "not given".
+type EnqueueOptions struct {
+	// Ret is RET (RFC 3461 4.3): "FULL" or "HDRS", any case.
+	Ret string
+	// EnvID is ENVID (RFC 3461 4.4), decoded (not xtext).
+	EnvID string
+	// Notify is NOTIFY (RFC 3461 4.1) for every recipient: {"NEVER"} or a
+	// subset of "SUCCESS", "FAILURE" and "DELAY".
+	Notify []string
+	// ORcpts, when not nil, holds each recipient's ORCPT address (RFC 3461
+	// 4.2), in the order of rcpts; "" for none.
+	ORcpts []string
+}
+
+// EnqueueWith is Enqueue with DSN parameters, kept in the entry so that
+// every attempt passes them on and the spool's own reports follow them.
+func (s *Spool) EnqueueWith(ctx context.Context, msg io.Reader, from string, rcpts []string, o EnqueueOptions) (*Entry, error) {
+	if o.ORcpts != nil && len(o.ORcpts) != len(rcpts) {
+		return nil, errors.New("spool: enqueue: ORcpts do not match the recipients")
+	}
+	if o.Ret != "" && !strings.EqualFold(o.Ret, "FULL") && !strings.EqualFold(o.Ret, "HDRS") {
+		return nil, fmt.Errorf("spool: enqueue: RET %q: want FULL or HDRS", o.Ret)
+	}
+	return s.enqueue(ctx, msg, from, rcpts, false, o)
+}
+
+func (s *Spool) enqueue(ctx context.Context, msg io.Reader, from string, rcpts []string, bounce bool, o EnqueueOptions) (_ *Entry, err error) {
 	if len(rcpts) == 0 {
 		return nil, errors.New("spool: enqueue: no recipients")
 	}
 	now := s.now()
-	e := &Entry{ID: s.newID(), Created: now, Sender: from, Bounce: bounce}
-	for _, r := range rcpts {
-		e.Recipients = append(e.Recipients, Recipient{Addr: r, Status: Queued, NextAttempt: now})
+	e := &Entry{ID: s.newID(), Created: now, Sender: from, Bounce: bounce, Ret: strings.ToUpper(o.Ret), EnvID: o.EnvID}
+	for i, r := range rcpts {
+		rc := Recipient{Addr: r, Status: Queued, NextAttempt: now}
+		if len(o.Notify) > 0 {
+			rc.Notify = append([]string(nil), o.Notify...)
+		}
+		if o.ORcpts != nil {
+			rc.ORcpt = o.ORcpts[i]
+		}
+		e.Recipients = append(e.Recipients, rc)
 	}
 
 	f, tmp, err := s.createTmp(e.ID + ".msg")

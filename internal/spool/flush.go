@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,10 +30,21 @@ type Outcome struct {
 }
 
 // Attempt makes one delivery attempt of msg from the envelope sender from
-// ("" for <>) to rcpts and returns one Outcome per recipient. A recipient
-// without an outcome counts as deferred. It must not keep msg after it
-// returns.
-type Attempt func(ctx context.Context, from string, rcpts []string, msg *message.Prepared) []Outcome
+// ("" for <>) to rcpts, with the entry's DSN parameters dsn, and returns
+// one Outcome per recipient. A recipient without an outcome counts as
+// deferred. It must not keep msg after it returns.
+type Attempt func(ctx context.Context, from string, rcpts []string, msg *message.Prepared, dsn DSNParams) []Outcome
+
+// DSNParams are an entry's RFC 3461 parameters for one attempt, to be sent
+// with MAIL and RCPT to a server that offers DSN.
+type DSNParams struct {
+	// Ret and EnvID are RET (4.3) and ENVID (4.4), "" when not given.
+	Ret, EnvID string
+	// Notify and ORcpt hold each recipient's NOTIFY (4.1) and ORCPT (4.2)
+	// in the order of the attempt's recipients; nil and "" when not given.
+	Notify [][]string
+	ORcpt  []string
+}
 
 // Result is what happened to one entry in a flush or AttemptNow.
 type Result struct {
@@ -244,8 +256,10 @@ func (s *Spool) process(ctx context.Context, l *locked, attempt Attempt, force b
 func (s *Spool) attempt(ctx context.Context, e *Entry, due []*Recipient, attempt Attempt) []Outcome {
 	now := s.now()
 	rcpts := make([]string, len(due))
+	dsn := DSNParams{Ret: e.Ret, EnvID: e.EnvID, Notify: make([][]string, len(due)), ORcpt: make([]string, len(due))}
 	for i, r := range due {
 		rcpts[i] = r.Addr
+		dsn.Notify[i], dsn.ORcpt[i] = r.Notify, r.ORcpt
 	}
 	var outs []Outcome
 	msg, err := message.FromFile(s.msgPath(e.ID), message.DataOptions{})
@@ -255,7 +269,7 @@ func (s *Spool) attempt(ctx context.Context, e *Entry, due []*Recipient, attempt
 			outs = append(outs, Outcome{Recipient: a, Status: Deferred, Enhanced: "4.3.0", Reason: "spool: " + err.Error()})
 		}
 	} else {
-		outs = attempt(ctx, e.Sender, rcpts, msg)
+		outs = attempt(ctx, e.Sender, rcpts, msg, dsn)
 		msg.Close()
 	}
 	byAddr := make(map[string]Outcome, len(outs))
@@ -280,21 +294,32 @@ func (s *Spool) attempt(ctx context.Context, e *Entry, due []*Recipient, attempt
 }
 
 // notify queues the failure report for newly failed recipients and, when
-// asked, the one delay notice. RFC 3461 4.1: with no NOTIFY parameter (the
-// spool keeps none) an MTA reports failures, and delays at its discretion,
-// hence delay notices only with NotifyDelay. RFC 5321 6.1: a message accepted for
-// delivery that then fails must be reported to its sender, with a null
-// reverse-path so no report is ever reported on; RFC 3464 gives the form.
-// A null sender (which includes every report of ours) gets none: the
-// failure is logged and dropped. The report is queued before the entry's
-// state says so, so a crash in between sends it twice rather than never.
+// asked, the one delay notice. RFC 3461 4.1: NOTIFY=NEVER asks for no
+// report at all, a NOTIFY list without FAILURE for no failure report, and
+// one without DELAY for no delay report; with no NOTIFY parameter an MTA
+// reports failures, and delays at its discretion, hence delay notices only
+// with NotifyDelay (and then only to recipients whose NOTIFY is unset or
+// lists DELAY). RFC 5321 6.1: a message accepted for delivery that then
+// fails must be reported to its sender unless the sender asked otherwise,
+// with a null reverse-path so no report is ever reported on; RFC 3464
+// gives the form. A null sender (which includes every report of ours) gets
+// none: the failure is logged and dropped. The report is queued before the
+// entry's state says so, so a crash in between sends it twice rather than
+// never.
 func (s *Spool) notify(ctx context.Context, e *Entry, now time.Time, res *Result) error {
 	var failed []*Recipient
 	for i := range e.Recipients {
 		r := &e.Recipients[i]
-		if r.Status == Failed && !r.Notified {
-			failed = append(failed, r)
+		if r.Status != Failed || r.Notified {
+			continue
 		}
+		if !r.wants("FAILURE") {
+			// RFC 3461 4.1: the sender asked for no failure report.
+			s.log.Info("not reported", "id", e.ID, "rcpt", r.Addr, "why", "NOTIFY="+strings.Join(r.Notify, ","), "reason", r.Reason)
+			r.Notified = true
+			continue
+		}
+		failed = append(failed, r)
 	}
 	if len(failed) > 0 {
 		if e.Sender == "" {
@@ -310,7 +335,7 @@ func (s *Spool) notify(ctx context.Context, e *Entry, now time.Time, res *Result
 			if err != nil {
 				return err
 			}
-			be, err := s.enqueue(ctx, b, "", []string{e.Sender}, true)
+			be, err := s.enqueue(ctx, b, "", []string{e.Sender}, true, EnqueueOptions{})
 			if err != nil {
 				return err
 			}
@@ -324,7 +349,7 @@ func (s *Spool) notify(ctx context.Context, e *Entry, now time.Time, res *Result
 	if s.delay > 0 && !e.DelayNotified && e.Sender != "" && now.Sub(e.Created) >= s.delay {
 		var deferred []*Recipient
 		for _, r := range e.Pending() {
-			if r.Status == Deferred {
+			if r.Status == Deferred && r.wants("DELAY") {
 				deferred = append(deferred, r)
 			}
 		}
@@ -333,7 +358,7 @@ func (s *Spool) notify(ctx context.Context, e *Entry, now time.Time, res *Result
 			if err != nil {
 				return err
 			}
-			de, err := s.enqueue(ctx, b, "", []string{e.Sender}, true)
+			de, err := s.enqueue(ctx, b, "", []string{e.Sender}, true, EnqueueOptions{})
 			if err != nil {
 				return err
 			}

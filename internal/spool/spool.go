@@ -85,8 +85,30 @@ type Recipient struct {
 	// age; Reason is then the last temporary one.
 	Expired bool `json:"expired,omitempty"`
 	// Notified is set once a failed recipient has been reported in a bounce
-	// (or dropped, for a null sender).
+	// (or dropped, for a null sender or a NOTIFY that asks for none).
 	Notified bool `json:"notified,omitempty"`
+	// Notify is the RFC 3461 4.1 NOTIFY parameter: nil when not given,
+	// {"NEVER"}, or a subset of "SUCCESS", "FAILURE" and "DELAY".
+	Notify []string `json:"notify,omitempty"`
+	// ORcpt is the RFC 3461 4.2 original recipient (the address, without
+	// the "rfc822;" type), "" when not given.
+	ORcpt string `json:"orcpt,omitempty"`
+}
+
+// wants reports whether the recipient's NOTIFY asks for reports of kind
+// ("FAILURE", "DELAY"). RFC 3461 4.1: without NOTIFY an MTA reports
+// failures, and delays at its discretion; NEVER asks for none; otherwise
+// only the kinds listed.
+func (r *Recipient) wants(kind string) bool {
+	if len(r.Notify) == 0 {
+		return kind == "FAILURE" || kind == "DELAY"
+	}
+	for _, n := range r.Notify {
+		if strings.EqualFold(n, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // Entry is one queued message: its envelope and per-recipient state. It is
@@ -102,6 +124,12 @@ type Entry struct {
 	Recipients []Recipient `json:"recipients"`
 	// DelayNotified is set once a "delayed" notice has been queued.
 	DelayNotified bool `json:"delay_notified,omitempty"`
+	// Ret is the RFC 3461 4.3 RET parameter, "FULL" or "HDRS"; "" when not
+	// given, which returns the headers only (as HDRS).
+	Ret string `json:"ret,omitempty"`
+	// EnvID is the RFC 3461 4.4 envelope identifier (decoded, not xtext),
+	// "" when not given.
+	EnvID string `json:"envid,omitempty"`
 }
 
 // Pending returns the recipients still to be attempted (queued or

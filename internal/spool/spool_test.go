@@ -41,9 +41,10 @@ type fakeAttempt struct {
 	from  string
 	rcpts []string
 	body  []byte
+	dsn   DSNParams
 }
 
-func (f *fakeMTA) attempt(_ context.Context, from string, rcpts []string, msg *message.Prepared) []Outcome {
+func (f *fakeMTA) attempt(_ context.Context, from string, rcpts []string, msg *message.Prepared, dsn DSNParams) []Outcome {
 	f.count.Add(1)
 	rc, err := msg.Open()
 	if err != nil {
@@ -56,7 +57,7 @@ func (f *fakeMTA) attempt(_ context.Context, from string, rcpts []string, msg *m
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.attempts = append(f.attempts, fakeAttempt{from, rcpts, body})
+	f.attempts = append(f.attempts, fakeAttempt{from, rcpts, body, dsn})
 	var out []Outcome
 	for _, r := range rcpts {
 		o, ok := f.answer[r]
