@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,11 +44,13 @@ func (s *Spool) createTmp(name string) (*os.File, string, error) {
 	}
 }
 
-// Enqueue stores msg (read to the end, kept as is: the caller gives it
-// CRLF line ends, as message.Prepared.Open does) with the envelope sender
-// from ("" for the null sender) and rcpts, and returns the new entry once
-// both files are durable in queue/ (see the package comment for the
-// sequence). Every recipient starts Queued and due now.
+// Enqueue stores msg (read to the end; the caller gives it CRLF line ends,
+// as message.Prepared.Open does) with the envelope sender from ("" for the
+// null sender) and rcpts, and returns the new entry once both files are
+// durable in queue/ (see the package comment for the sequence). Every
+// recipient starts Queued and due now. The message is kept as is, except
+// that lines over 998 octets are broken with CRLF SPACE, as Postfix does
+// (see lineBreaker); the entry's Size is what was stored.
 //
 // On failure nothing is left in queue/ or tmp/. A read error of msg is
 // returned wrapped; ctx ending before the entry is linked gives ctx's
@@ -113,7 +116,19 @@ func (s *Spool) enqueue(ctx context.Context, msg io.Reader, from string, rcpts [
 		}
 		os.Remove(tmp)
 	}()
-	n, err := io.Copy(f, ctxReader{ctx, msg})
+	// RFC 5322 2.1.1: no line over 998 octets; longer ones are broken as
+	// the message is written, as Postfix does before sending (a server is
+	// free to refuse them, RFC 5321 4.5.3.1.6). bw batches the small
+	// writes of the breaker.
+	bw := bufio.NewWriterSize(f, 64<<10)
+	lb := newLineBreaker(bw)
+	_, err = io.Copy(lb, ctxReader{ctx, msg})
+	if err == nil {
+		err = lb.Flush()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		f.Close()
 		var pe *fs.PathError
@@ -128,7 +143,10 @@ func (s *Spool) enqueue(ctx context.Context, msg io.Reader, from string, rcpts [
 	if err := syncClose(f, tmp); err != nil {
 		return nil, err
 	}
-	e.Size = n
+	e.Size = lb.out
+	if lb.Broken > 0 {
+		s.log.Info("long lines broken", "id", e.ID, "breaks", lb.Broken, "limit", MaxLineOctets)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("spool: enqueue: %w", err)
 	}
