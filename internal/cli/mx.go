@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/smtpkit/smtpkit/internal/config"
 	"github.com/smtpkit/smtpkit/internal/dnsx"
 	"github.com/smtpkit/smtpkit/internal/mxcheck"
 	"github.com/smtpkit/smtpkit/internal/route"
@@ -191,13 +188,9 @@ func (o *MxOptions) checker(g *globals) (*mxcheck.Checker, error) {
 		c.EHLO = g.hostname()
 	}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := loadCAFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &config.Error{Msg: fmt.Sprintf("--ca-file %s: no PEM certificate found", o.CAFile)}
+			return nil, err
 		}
 		c.Roots = pool
 	}

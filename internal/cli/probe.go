@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/smtpkit/smtpkit/internal/cli/render"
-	"github.com/smtpkit/smtpkit/internal/config"
 	"github.com/smtpkit/smtpkit/internal/dnsx"
 	"github.com/smtpkit/smtpkit/internal/probe"
 	"github.com/smtpkit/smtpkit/internal/route"
@@ -142,14 +140,11 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 	}
 	var roots *x509.CertPool
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := loadCAFile(o.CAFile)
 		if err != nil {
-			return fmt.Errorf("--ca-file: %w", err)
+			return err
 		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return &config.Error{Msg: fmt.Sprintf("--ca-file %s: no PEM certificate found", o.CAFile)}
-		}
+		roots = pool
 	}
 	if o.MTASTS && o.Domain == "" {
 		return usageErrorf("--mta-sts needs --domain")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -161,13 +160,9 @@ func (o *RelayOptions) setup(ctx context.Context, g *globals, withDeliver bool) 
 		do.TLSPolicy = lvl
 	}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := loadCAFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &config.Error{Msg: fmt.Sprintf("--ca-file %s: no PEM certificate found", o.CAFile)}
+			return nil, err
 		}
 		do.RootCAs = pool
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -613,13 +612,9 @@ func (o *SendOptions) tlsConfig(host string) (*tls.Config, error) {
 	// The system's roots, read the fast way (see tlspolicy.SystemRoots).
 	cfg := &tls.Config{ServerName: host, MinVersion: tlsVersions[o.TLSMin], RootCAs: tlspolicy.SystemRoots()}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := loadCAFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &config.Error{Msg: fmt.Sprintf("--ca-file %s: no PEM certificate found", o.CAFile)}
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
