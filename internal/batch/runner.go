@@ -1,0 +1,382 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/smtpkit/smtpkit/internal/smtp"
+)
+
+// Conn is one open SMTP session, greeted, with STARTTLS and AUTH done.
+// *smtp.Client satisfies it.
+type Conn interface {
+	Send(tx *smtp.Transaction) (*smtp.TxResult, error)
+	Reset() (smtp.Reply, error)
+	Quit() (smtp.Reply, error)
+	Close() error
+	Extensions() smtp.Extensions
+}
+
+// Connect opens a new session.
+type Connect func(ctx context.Context) (Conn, error)
+
+// Status is the outcome of one row.
+type Status string
+
+// The row outcomes, from best to worst.
+const (
+	StatusSent     Status = "sent"     // every recipient accepted (or some, the rest permanently refused)
+	StatusSkipped  Status = "skipped"  // accepted by an earlier run (--state)
+	StatusChecked  Status = "checked"  // --check: valid and rendered, not sent
+	StatusDeferred Status = "deferred" // temporary failure after every retry
+	StatusFailed   Status = "failed"   // permanent failure, or a bad row
+)
+
+// Result is what happened to one row.
+type Result struct {
+	Row      int           `json:"row"`
+	Status   Status        `json:"status"`
+	Rcpts    []string      `json:"recipients"`
+	Reply    *smtp.Reply   `json:"reply,omitempty"`
+	Refused  []RcptRefusal `json:"refused,omitempty"`
+	QueueID  string        `json:"queue_id,omitempty"`
+	Attempts int           `json:"attempts"`
+	Time     time.Time     `json:"time"`
+	Error    string        `json:"error,omitempty"`
+	// Err is the error behind Error, for the exit code.
+	Err error `json:"-"`
+}
+
+// RcptRefusal is one recipient the server refused in a sent row.
+type RcptRefusal struct {
+	Addr  string     `json:"address"`
+	Reply smtp.Reply `json:"reply"`
+}
+
+// Summary counts the outcomes of a run.
+type Summary struct {
+	Sent     int           `json:"sent"`
+	Skipped  int           `json:"skipped"`
+	Checked  int           `json:"checked"`
+	Deferred int           `json:"deferred"`
+	Failed   int           `json:"failed"`
+	Elapsed  time.Duration `json:"-"`
+	// Rate is sent messages per second over the run.
+	Rate float64 `json:"rate"`
+}
+
+// Options configure a Run.
+type Options struct {
+	Reader   Reader
+	Template *Template
+	From     string
+	MailOpts *smtp.MailOptions
+	RcptOpts *smtp.RcptOptions
+
+	Connect       Connect
+	Concurrency   int           // sessions, default 1
+	PerConnection int           // messages per session before QUIT, 0: no limit
+	Retries       int           // extra attempts after a temporary failure
+	Backoff       time.Duration // first retry delay, doubled each time; default 1s
+	Pipelining    bool          // use PIPELINING when the server offers it
+	Chunking      bool          // use BDAT when the server offers CHUNKING
+
+	Limiter *Limiter
+	Journal *Journal // nil: no --state
+	Check   bool     // validate and render only
+	Strict  bool     // the first bad row stops the batch
+	Clock   Clock    // nil: WallClock
+
+	// Result is called once per row, from one goroutine at a time.
+	Result func(Result)
+}
+
+// job is a rendered row waiting for a session.
+type job struct {
+	row  *Row
+	body []byte
+}
+
+// Run sends every row and returns the summary. The error is for what stops
+// the whole batch: an input read error, a journal write error, a bad row
+// with Strict, or ctx ending; per-row failures are in the results.
+func Run(ctx context.Context, o Options) (Summary, error) {
+	if o.Clock == nil {
+		o.Clock = WallClock
+	}
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = time.Second
+	}
+	start := o.Clock.Now()
+	var (
+		mu      sync.Mutex
+		sum     Summary
+		fatal   error
+		results = func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch r.Status {
+			case StatusSent:
+				sum.Sent++
+			case StatusSkipped:
+				sum.Skipped++
+			case StatusChecked:
+				sum.Checked++
+			case StatusDeferred:
+				sum.Deferred++
+			case StatusFailed:
+				sum.Failed++
+			}
+			if o.Result != nil {
+				o.Result(r)
+			}
+		}
+		setFatal = func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if fatal == nil {
+				fatal = err
+			}
+		}
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job, o.Concurrency)
+	var wg sync.WaitGroup
+	if !o.Check {
+		for i := 0; i < o.Concurrency; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := &worker{o: &o, report: results}
+				if err := w.run(ctx, jobs); err != nil {
+					setFatal(err)
+					cancel()
+				}
+			}()
+		}
+	}
+	err := feed(ctx, &o, jobs, results)
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		setFatal(err)
+	}
+	sum.Elapsed = o.Clock.Now().Sub(start)
+	if s := sum.Elapsed.Seconds(); s > 0 {
+		sum.Rate = float64(sum.Sent) / s
+	}
+	return sum, fatal
+}
+
+// feed reads, checks and renders rows and hands them to the sessions.
+func feed(ctx context.Context, o *Options, jobs chan<- job, report func(Result)) error {
+	for {
+		row, err := o.Reader.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := o.Clock.Now()
+		if o.Journal != nil && o.Journal.Done(row.N) {
+			report(Result{Row: row.N, Status: StatusSkipped, Rcpts: row.Rcpts, Time: now})
+			continue
+		}
+		var body []byte
+		if row.Err == nil {
+			body, row.Err = o.Template.RenderBytes(row)
+		}
+		if row.Err != nil {
+			report(Result{Row: row.N, Status: StatusFailed, Rcpts: row.Rcpts, Time: now, Error: row.Err.Error(), Err: row.Err})
+			if o.Strict {
+				return row.Err
+			}
+			continue
+		}
+		if o.Check {
+			report(Result{Row: row.N, Status: StatusChecked, Rcpts: row.Rcpts, Time: now})
+			continue
+		}
+		select {
+		case jobs <- job{row: row, body: body}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// worker is one session: it sends up to PerConnection messages over one
+// connection, then opens a new one.
+type worker struct {
+	o      *Options
+	report func(Result)
+	conn   Conn
+	sent   int // transactions on conn
+}
+
+func (w *worker) run(ctx context.Context, jobs <-chan job) error {
+	defer w.hangUp(true)
+	for j := range jobs {
+		r := w.send(ctx, j)
+		if r.Status == StatusSent && w.o.Journal != nil {
+			if err := w.o.Journal.Accept(r.Row); err != nil {
+				w.report(r)
+				return err
+			}
+		}
+		w.report(r)
+	}
+	return nil
+}
+
+// send tries one row up to 1+Retries times.
+func (w *worker) send(ctx context.Context, j job) Result {
+	o := w.o
+	res := Result{Row: j.row.N, Rcpts: j.row.Rcpts}
+	delay := o.Backoff
+	for attempt := 1; attempt <= 1+o.Retries; attempt++ {
+		if attempt > 1 {
+			if err := o.Clock.Sleep(ctx, delay); err != nil {
+				break
+			}
+			delay *= 2
+		}
+		res.Attempts = attempt
+		if err := o.Limiter.Wait(ctx); err != nil {
+			res.Err = err
+			break
+		}
+		tx, err := w.try(ctx, j)
+		res.Time = o.Clock.Now()
+		res.Err, res.Reply, res.Refused, res.QueueID = err, nil, nil, ""
+		if tx != nil {
+			res.QueueID = tx.QueueID
+			res.Reply = tx.Data
+			for _, rc := range tx.Rcpts {
+				if !rc.Accepted {
+					res.Refused = append(res.Refused, RcptRefusal{Addr: rc.Addr, Reply: rc.Reply})
+				}
+			}
+		}
+		if err == nil {
+			res.Status = StatusSent
+			return res
+		}
+		if !temporary(err, tx) {
+			res.Status = StatusFailed
+			res.Error = err.Error()
+			return res
+		}
+	}
+	res.Status = StatusDeferred
+	if res.Err != nil {
+		res.Error = res.Err.Error()
+	}
+	return res
+}
+
+// try runs one transaction, opening a session if needed. A refused
+// recipient among accepted ones is not an error (the row is sent; the
+// refusal is in the result); no accepted recipient is.
+func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
+	o := w.o
+	if w.conn != nil && o.PerConnection > 0 && w.sent >= o.PerConnection {
+		w.hangUp(true)
+	}
+	if w.conn == nil {
+		c, err := o.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w.conn, w.sent = c, 0
+	} else if w.sent > 0 {
+		// RFC 5321 4.1.1.5: a clean state between transactions.
+		if _, err := w.conn.Reset(); err != nil {
+			w.hangUp(false)
+			return w.try(ctx, j) // bounded: conn is nil now, so this opens one
+		}
+	}
+	ext := w.conn.Extensions()
+	tx := &smtp.Transaction{
+		From:       o.From,
+		MailOpts:   o.MailOpts,
+		Body:       bytes.NewReader(j.body),
+		Pipelining: o.Pipelining && ext.Has("PIPELINING"),
+		Chunking:   o.Chunking && ext.Has("CHUNKING"),
+	}
+	if max := ext.Size(); max > 0 && int64(len(j.body)) > max {
+		return nil, &smtp.Error{Command: "MAIL FROM", Reply: smtp.Reply{Code: 552, Enhanced: "5.3.4", Lines: []string{fmt.Sprintf("message of %d octets exceeds the server's SIZE %d", len(j.body), max)}}}
+	}
+	for _, r := range j.row.Rcpts {
+		tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: r, Opts: o.RcptOpts})
+	}
+	w.sent++
+	res, err := w.conn.Send(tx)
+	if err != nil && dropped(err) {
+		w.hangUp(false)
+	}
+	if err == nil && res != nil && res.Accepted() < len(res.Rcpts) {
+		// Some recipients refused: a temporary refusal of all the rest
+		// is retried only when nothing went through, so none is sent twice.
+		return res, nil
+	}
+	return res, err
+}
+
+// hangUp ends the session, politely when asked.
+func (w *worker) hangUp(quit bool) {
+	if w.conn == nil {
+		return
+	}
+	if quit {
+		_, _ = w.conn.Quit()
+	}
+	_ = w.conn.Close()
+	w.conn = nil
+}
+
+// dropped reports whether err means the connection is no longer usable:
+// a network error, or a 421 (RFC 5321 3.8: the server is closing).
+func dropped(err error) bool {
+	var ne *smtp.NetError
+	if errors.As(err, &ne) {
+		return true
+	}
+	var se *smtp.Error
+	return errors.As(err, &se) && se.Reply.Code == 421
+}
+
+// temporary reports whether a failed attempt is worth retrying: a 4xx, a
+// connection problem, or every recipient refused with at least one 4xx.
+func temporary(err error, tx *smtp.TxResult) bool {
+	var se *smtp.Error
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	if errors.Is(err, smtp.ErrNoRecipients) && tx != nil {
+		for _, r := range tx.Rcpts {
+			if r.Reply.Code/100 == 4 {
+				return true
+			}
+		}
+		return false
+	}
+	var ce *smtp.CapabilityError
+	if errors.As(err, &ce) {
+		return false
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	return true // network, dial, timeout
+}

@@ -1,0 +1,156 @@
+package batch
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpkit/smtpkit/internal/smtp"
+)
+
+// fakeServer answers transactions: a recipient in temp gets 451 for its
+// first tempFails attempts, one in perm gets 550.
+type fakeServer struct {
+	mu        sync.Mutex
+	conns     int
+	delivered map[string]int
+	tries     map[string]int
+	tempFails int
+	perConn   []int
+}
+
+type fakeConn struct {
+	s  *fakeServer
+	id int
+}
+
+func (c *fakeConn) Extensions() smtp.Extensions {
+	return smtp.ParseExtensions([]string{"fake", "PIPELINING"})
+}
+func (c *fakeConn) Reset() (smtp.Reply, error) { return smtp.Reply{Code: 250}, nil }
+func (c *fakeConn) Quit() (smtp.Reply, error)  { return smtp.Reply{Code: 221}, nil }
+func (c *fakeConn) Close() error               { return nil }
+
+func (c *fakeConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.perConn[c.id]++
+	body, _ := io.ReadAll(tx.Body)
+	res := &smtp.TxResult{Mail: smtp.Reply{Code: 250}}
+	for _, r := range tx.Rcpts {
+		s.tries[r.Addr]++
+		rr := smtp.RcptResult{Addr: r.Addr, Reply: smtp.Reply{Code: 250}, Accepted: true}
+		switch {
+		case strings.HasPrefix(r.Addr, "temp") && s.tries[r.Addr] <= s.tempFails:
+			rr = smtp.RcptResult{Addr: r.Addr, Reply: smtp.Reply{Code: 451}}
+		case strings.HasPrefix(r.Addr, "perm"):
+			rr = smtp.RcptResult{Addr: r.Addr, Reply: smtp.Reply{Code: 550}}
+		}
+		res.Rcpts = append(res.Rcpts, rr)
+	}
+	if res.Accepted() == 0 {
+		return res, smtp.ErrNoRecipients
+	}
+	for _, r := range res.Rcpts {
+		if r.Accepted {
+			s.delivered[r.Addr+"|"+string(body)]++
+		}
+	}
+	res.Data = &smtp.Reply{Code: 250, Lines: []string{"ok queued as Q1"}}
+	res.QueueID = "Q1"
+	return res, nil
+}
+
+func runFake(t *testing.T, in string, s *fakeServer, o Options) (Summary, []Result, error) {
+	t.Helper()
+	r, err := NewReader(strings.NewReader(in), FormatCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := ParseTemplate("t", "Subject: {{.name}}\n\nhi\n")
+	o.Reader, o.Template, o.From = r, tp, "me@example.com"
+	o.Clock = &fakeClock{now: time.Unix(1e9, 0)}
+	o.Connect = func(context.Context) (Conn, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.conns++
+		s.perConn = append(s.perConn, 0)
+		return &fakeConn{s: s, id: s.conns - 1}, nil
+	}
+	var mu sync.Mutex
+	var res []Result
+	o.Result = func(r Result) { mu.Lock(); res = append(res, r); mu.Unlock() }
+	sum, err := Run(context.Background(), o)
+	sort.Slice(res, func(i, j int) bool { return res[i].Row < res[j].Row })
+	return sum, res, err
+}
+
+func newFake(tempFails int) *fakeServer {
+	return &fakeServer{delivered: map[string]int{}, tries: map[string]int{}, tempFails: tempFails}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	in := "to,name\na@x.org,A\ntemp@x.org,T\nperm@x.org,P\nbad,B\nb@x.org,B\nc@x.org,C\n"
+	s := newFake(2)
+	sum, res, err := runFake(t, in, s, Options{Concurrency: 2, PerConnection: 2, Retries: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 4 || sum.Failed != 2 || sum.Deferred != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if len(res) != 6 || res[1].Attempts != 3 || res[1].Status != StatusSent || res[2].Status != StatusFailed || res[3].Status != StatusFailed {
+		t.Fatalf("results %+v", res)
+	}
+	for k, n := range s.delivered {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	for i, n := range s.perConn {
+		if n > 2 {
+			t.Errorf("connection %d carried %d messages, want at most 2", i, n)
+		}
+	}
+}
+
+func TestRunDeferredAndResume(t *testing.T) {
+	in := "to,name\na@x.org,A\ntemp@x.org,T\nb@x.org,B\n"
+	path := filepath.Join(t.TempDir(), "state")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newFake(5)
+	sum, _, err := runFake(t, in, s, Options{Retries: 1, Journal: j})
+	if err != nil || sum.Sent != 2 || sum.Deferred != 1 {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	j.Close()
+	j, _ = OpenJournal(path)
+	defer j.Close()
+	s2 := newFake(0)
+	sum, _, err = runFake(t, in, s2, Options{Journal: j})
+	if err != nil || sum.Sent != 1 || sum.Skipped != 2 || len(s2.delivered) != 1 {
+		t.Fatalf("rerun: %+v %v %v", sum, err, s2.delivered)
+	}
+}
+
+func TestRunCheckAndStrict(t *testing.T) {
+	in := "to,name\na@x.org,A\nbad,B\nb@x.org,B\n"
+	s := newFake(0)
+	sum, _, err := runFake(t, in, s, Options{Check: true})
+	if err != nil || sum.Checked != 2 || sum.Failed != 1 || s.conns != 0 {
+		t.Fatalf("check: %+v %v conns=%d", sum, err, s.conns)
+	}
+	s = newFake(0)
+	if _, _, err = runFake(t, in, s, Options{Strict: true}); err == nil || !strings.Contains(err.Error(), "row 2") {
+		t.Fatalf("strict: %v", err)
+	}
+}
