@@ -73,6 +73,9 @@ type SendOptions struct {
 	TLSPolicy string
 	MXPort    int
 
+	// BatchOptions: send --batch (send_batch.go).
+	BatchOptions
+
 	changed func(name string) bool
 }
 
@@ -101,7 +104,7 @@ MTA-STS when the domain publishes a policy, and opportunistic STARTTLS
 otherwise, and never falls back to plaintext when a policy requires TLS.
 Each recipient is reported delivered, deferred or failed. The hidden flag
 --mx-port PORT connects to MX hosts on PORT instead of 25: a testing aid for
-servers on loopback (with --resolver pointing at a test DNS server).
+servers on loopback (with --resolver pointing at a test DNS server).` + batchHelp + `
 
 Passwords never travel on the command line: --password-file, --password-env,
 password_command in the config, or a prompt on the terminal.
@@ -176,6 +179,7 @@ EXIT STATUS
 	f.StringVar(&o.TLSPolicy, "tls-policy", "", "without --server: TLS level for MX delivery: opportunistic, required, verify, dane, dane-only or mta-sts (default: DANE, MTA-STS or opportunistic as published)")
 	f.IntVar(&o.MXPort, "mx-port", 0, "without --server: connect to MX hosts on PORT instead of 25 (a testing aid)")
 	_ = f.MarkHidden("mx-port")
+	o.BatchOptions.flags(f)
 
 	for name, vals := range map[string][]string{
 		"tls":        {"auto", "starttls", "implicit", "opportunistic", "none"},
@@ -205,6 +209,12 @@ type plan struct {
 }
 
 func runSend(ctx context.Context, g *globals, o *SendOptions) error {
+	if err := o.checkBatch(); err != nil {
+		return err
+	}
+	if o.Batch != "" {
+		return runSendBatch(ctx, g, o)
+	}
 	s, err := g.loadConfig()
 	if err != nil {
 		return err
