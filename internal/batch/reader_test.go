@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readAll(t *testing.T, in string, f Format) []*Row {
@@ -115,5 +116,17 @@ func TestTemplateMissingKey(t *testing.T) {
 	}
 	if _, err := ParseTemplate("t", "{{.name"); err == nil {
 		t.Fatal("want a parse error")
+	}
+}
+
+func TestAddMissingHeaders(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	got := string(addMissingHeaders([]byte("Subject: x\n\nDate: in the body\n"), now, "example.net"))
+	if !strings.HasPrefix(got, "Date: Fri, 02 Jan 2026 03:04:05 +0000\r\nMessage-ID: <") || !strings.Contains(got, "@example.net>\r\nSubject: x\n") {
+		t.Fatalf("got %q", got)
+	}
+	in := "date: Fri, 02 Jan 2026 03:04:05 +0000\nMessage-Id: <a@b>\n\nbody\n"
+	if got := string(addMissingHeaders([]byte(in), now, "x")); got != in {
+		t.Fatalf("changed a complete header: %q", got)
 	}
 }

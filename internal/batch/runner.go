@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,6 +92,9 @@ type Options struct {
 	Check   bool     // validate and render only
 	Strict  bool     // the first bad row stops the batch
 	Clock   Clock    // nil: WallClock
+	// KeepHeaders sends the rendered message as it is; otherwise a Date:
+	// and a Message-ID: are added when the template has none.
+	KeepHeaders bool
 
 	// Result is called once per row, from one goroutine at a time.
 	Result func(Result)
@@ -195,6 +199,9 @@ func feed(ctx context.Context, o *Options, jobs chan<- job, report func(Result))
 		var body []byte
 		if row.Err == nil {
 			body, row.Err = o.Template.RenderBytes(row)
+		}
+		if row.Err == nil && !o.KeepHeaders {
+			body = addMissingHeaders(body, now, domainOf(o.From))
 		}
 		if row.Err != nil {
 			report(Result{Row: row.N, Status: StatusFailed, Rcpts: row.Rcpts, Time: now, Error: row.Err.Error(), Err: row.Err})
@@ -309,7 +316,7 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	ext := w.conn.Extensions()
 	tx := &smtp.Transaction{
 		From:       o.From,
-		MailOpts:   o.MailOpts,
+		MailOpts:   mailOpts(o.MailOpts, ext, j.body),
 		Body:       bytes.NewReader(j.body),
 		Pipelining: o.Pipelining && ext.Has("PIPELINING"),
 		Chunking:   o.Chunking && ext.Has("CHUNKING"),
@@ -379,4 +386,38 @@ func temporary(err error, tx *smtp.TxResult) bool {
 		return false
 	}
 	return true // network, dial, timeout
+}
+
+// mailOpts adds what this message must declare on MAIL FROM: SIZE when
+// offered (RFC 1870 3) and BODY=8BITMIME for content that is not 7-bit
+// when offered (RFC 6152 2).
+func mailOpts(base *smtp.MailOptions, ext smtp.Extensions, body []byte) *smtp.MailOptions {
+	mo := smtp.MailOptions{}
+	if base != nil {
+		mo = *base
+	}
+	if ext.Has("SIZE") {
+		mo.Size = int64(len(body))
+	}
+	if ext.Has("8BITMIME") && !is7bit(body) {
+		mo.Body = "8BITMIME"
+	}
+	return &mo
+}
+
+func is7bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// domainOf is the domain of an address, "" for none.
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.Trim(addr[i+1:], "<> ")
+	}
+	return ""
 }

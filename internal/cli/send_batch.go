@@ -40,7 +40,9 @@ detected by a first "{"). The "to" column or field holds the row's recipients: o
 a comma-separated list, or in JSONL a list of strings. --template FILE is the
 whole message (headers, a blank line, the body) as a Go text/template over
 the row's fields ({{.name}}); a field the template names but a row lacks is
-an error for that row. A bad row (bad address, missing field, broken quoting
+an error for that row. A Date: and a Message-ID: are added when the
+template has none; SIZE and BODY=8BITMIME are declared when the server
+offers them. A bad row (bad address, missing field, broken quoting
 or JSON) is reported with its row number and the other rows still go,
 unless --strict. --check validates and renders every row and connects to
 nothing. Rows go over --concurrency sessions of up to --per-connection
