@@ -170,7 +170,12 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		defer f.Close()
 		out = f
 	}
-	results := render.NewBatchResults(out)
+	// Buffered (except to a terminal): one write per row would cost a
+	// system call each; the journal, not the results, is what a rerun
+	// relies on.
+	bw := bufio.NewWriterSize(out, 64<<10)
+	results := render.NewBatchResults(bw)
+	flushEach := b.Results == "" && g.env.StdoutTTY
 
 	notify, _ := parseNotify(o.DSNNotify) // checked by plan
 	sub := p.submit
@@ -191,14 +196,19 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		PerConnection: b.PerConnection,
 		Retries:       b.Retries,
 		Pipelining:    sub.Pipelining != "off",
-		Chunking:      sub.Chunking != "off",
-		Limiter:       lim,
-		Journal:       jn,
-		Check:         b.Check,
-		Strict:        b.Strict,
+		// BDAT only when asked: with PIPELINING, DATA needs fewer round
+		// trips per message than BDAT, which this client does not pipeline.
+		Chunking: sub.Chunking == "on",
+		Limiter:  lim,
+		Journal:  jn,
+		Check:    b.Check,
+		Strict:   b.Strict,
 		Result: func(r batch.Result) {
 			if err := results.Write(r); err != nil && writeErr == nil {
 				writeErr = err
+			}
+			if flushEach {
+				_ = bw.Flush()
 			}
 			if c := rowExit(r); c != ExitOK {
 				if worse(worst, c) != worst || first == nil {
@@ -208,6 +218,9 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 			}
 		},
 	})
+	if err := bw.Flush(); err != nil && writeErr == nil {
+		writeErr = err
+	}
 	pr.BatchSummary(sum)
 	if runErr != nil {
 		return runErr
