@@ -154,3 +154,50 @@ func TestRunCheckAndStrict(t *testing.T) {
 		t.Fatalf("strict: %v", err)
 	}
 }
+
+// closingConn answers 421 to its second transaction, as a server that
+// closes the session does (RFC 5321 3.8).
+type closingConn struct {
+	fakeConn
+	n      int
+	closed bool
+}
+
+func (c *closingConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
+	if c.closed {
+		return nil, &smtp.NetError{Stage: "MAIL", Err: io.EOF}
+	}
+	c.n++
+	if c.n == 2 {
+		c.closed = true
+		return &smtp.TxResult{Mail: smtp.Reply{Code: 421}}, &smtp.Error{Command: "MAIL FROM", Reply: smtp.Reply{Code: 421, Lines: []string{"closing"}}}
+	}
+	return c.fakeConn.Send(tx)
+}
+
+func TestRunReconnectOn421(t *testing.T) {
+	in := "to,name\na@x.org,A\nb@x.org,B\nc@x.org,C\nd@x.org,D\n"
+	s := newFake(0)
+	r, _ := NewReader(strings.NewReader(in), FormatCSV)
+	tp, _ := ParseTemplate("t", "Subject: {{.name}}\n\nhi\n")
+	conns := 0
+	o := Options{
+		Reader: r, Template: tp, From: "me@example.com", Retries: 2,
+		Clock: &fakeClock{now: time.Unix(1e9, 0)},
+		Connect: func(context.Context) (Conn, error) {
+			conns++
+			s.perConn = append(s.perConn, 0)
+			return &closingConn{fakeConn: fakeConn{s: s, id: conns - 1}}, nil
+		},
+	}
+	sum, err := Run(context.Background(), o)
+	if err != nil || sum.Sent != 4 || sum.Failed+sum.Deferred != 0 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if conns < 2 {
+		t.Fatalf("%d connections: want a new one after the 421", conns)
+	}
+	if len(s.delivered) != 4 {
+		t.Fatalf("delivered %v", s.delivered)
+	}
+}
