@@ -154,13 +154,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan job, o.Concurrency)
+	down := &serverDown{}
 	var wg sync.WaitGroup
 	if !o.Check {
 		for i := 0; i < o.Concurrency; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w := &worker{o: &o, report: results}
+				w := &worker{o: &o, report: results, down: down}
 				if err := w.run(ctx, jobs); err != nil {
 					setFatal(err)
 					cancel()
@@ -229,7 +230,34 @@ type worker struct {
 	report func(Result)
 	conn   Conn
 	sent   int // transactions on conn
+	down   *serverDown
 }
+
+// serverDown remembers, for all sessions, that the server could not be
+// reached through every retry of a row: the rows after it are deferred at
+// once (the next run tries again) instead of each waiting through its own
+// retries, as an MTA defers a destination after a failed connection.
+type serverDown struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (d *serverDown) get() error { d.mu.Lock(); defer d.mu.Unlock(); return d.err }
+
+func (d *serverDown) set(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+// connectError is a failure to open a session.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+
+func (e *connectError) Unwrap() error { return e.err }
 
 func (w *worker) run(ctx context.Context, jobs <-chan job) error {
 	defer w.hangUp(true)
@@ -250,6 +278,14 @@ func (w *worker) run(ctx context.Context, jobs <-chan job) error {
 func (w *worker) send(ctx context.Context, j job) Result {
 	o := w.o
 	res := Result{Row: j.row.N, Rcpts: j.row.Rcpts}
+	if err := w.down.get(); err != nil {
+		res.Status, res.Time, res.Err = StatusDeferred, o.Clock.Now(), err
+		if !temporary(err, nil) {
+			res.Status = StatusFailed
+		}
+		res.Error = "not tried: no session could be opened: " + err.Error()
+		return res
+	}
 	delay := o.Backoff
 	for attempt := 1; attempt <= 1+o.Retries; attempt++ {
 		if attempt > 1 {
@@ -282,10 +318,18 @@ func (w *worker) send(ctx context.Context, j job) Result {
 		if !temporary(err, tx) {
 			res.Status = StatusFailed
 			res.Error = err.Error()
+			var ce *connectError
+			if errors.As(err, &ce) {
+				w.down.set(ce.err)
+			}
 			return res
 		}
 	}
 	res.Status = StatusDeferred
+	var ce *connectError
+	if errors.As(res.Err, &ce) {
+		w.down.set(ce.err)
+	}
 	if res.Err != nil {
 		res.Error = res.Err.Error()
 	}
@@ -303,7 +347,7 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	if w.conn == nil {
 		c, err := o.Connect(ctx)
 		if err != nil {
-			return nil, err
+			return nil, &connectError{err: err}
 		}
 		w.conn, w.sent = c, 0
 	} else if w.sent > 0 {
@@ -380,6 +424,14 @@ func temporary(err error, tx *smtp.TxResult) bool {
 	}
 	var ce *smtp.CapabilityError
 	if errors.As(err, &ce) {
+		return false
+	}
+	var te *smtp.TLSError
+	if errors.As(err, &te) && te.Verify {
+		return false // a certificate rejected by policy stays rejected
+	}
+	var cone *smtp.ConnectError
+	if errors.As(err, &cone) && cone.NoSuchHost() {
 		return false
 	}
 	if errors.Is(err, context.Canceled) {

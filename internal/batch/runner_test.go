@@ -201,3 +201,42 @@ func TestRunReconnectOn421(t *testing.T) {
 		t.Fatalf("delivered %v", s.delivered)
 	}
 }
+
+func TestRunServerDown(t *testing.T) {
+	in := "to,name\na@x.org,A\nb@x.org,B\nc@x.org,C\n"
+	r, _ := NewReader(strings.NewReader(in), FormatCSV)
+	tp, _ := ParseTemplate("t", "Subject: {{.name}}\n\nhi\n")
+	dials := 0
+	sum, err := Run(context.Background(), Options{
+		Reader: r, Template: tp, From: "me@example.com", Retries: 2,
+		Clock: &fakeClock{now: time.Unix(1e9, 0)},
+		Connect: func(context.Context) (Conn, error) {
+			dials++
+			return nil, &smtp.NetError{Stage: "connect", Err: io.ErrUnexpectedEOF}
+		},
+	})
+	if err != nil || sum.Deferred != 3 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if dials != 3 {
+		t.Fatalf("%d dials: want 3 (the first row's attempts), the rest deferred at once", dials)
+	}
+}
+
+func TestRunConnectRefusedForGood(t *testing.T) {
+	in := "to,name\na@x.org,A\nb@x.org,B\n"
+	r, _ := NewReader(strings.NewReader(in), FormatCSV)
+	tp, _ := ParseTemplate("t", "Subject: {{.name}}\n\nhi\n")
+	dials := 0
+	sum, err := Run(context.Background(), Options{
+		Reader: r, Template: tp, From: "me@example.com", Retries: 2,
+		Clock: &fakeClock{now: time.Unix(1e9, 0)},
+		Connect: func(context.Context) (Conn, error) {
+			dials++
+			return nil, &smtp.Error{Command: "AUTH PLAIN", Reply: smtp.Reply{Code: 535, Enhanced: "5.7.8"}}
+		},
+	})
+	if err != nil || sum.Failed != 2 || dials != 1 {
+		t.Fatalf("%+v %v dials=%d", sum, err, dials)
+	}
+}
