@@ -376,11 +376,9 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	if err != nil && dropped(err) {
 		w.hangUp(false)
 	}
-	if err == nil && res != nil && res.Accepted() < len(res.Rcpts) {
-		// Some recipients refused: a temporary refusal of all the rest
-		// is retried only when nothing went through, so none is sent twice.
-		return res, nil
-	}
+	// With some recipients refused and others accepted, Send returns nil:
+	// the row counts as sent (the refusals are in its result) and is not
+	// retried, so no accepted recipient gets the message twice.
 	return res, err
 }
 

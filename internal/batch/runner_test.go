@@ -240,3 +240,14 @@ func TestRunConnectRefusedForGood(t *testing.T) {
 		t.Fatalf("%+v %v dials=%d", sum, err, dials)
 	}
 }
+
+func TestRunPartialRefusal(t *testing.T) {
+	s := newFake(0)
+	sum, res, err := runFake(t, "to,name\n\"a@x.org, perm@x.org\",A\n", s, Options{Retries: 2})
+	if err != nil || sum.Sent != 1 || len(res) != 1 || res[0].Attempts != 1 {
+		t.Fatalf("%+v %+v %v", sum, res, err)
+	}
+	if len(res[0].Refused) != 1 || res[0].Refused[0].Addr != "perm@x.org" || res[0].Refused[0].Reply.Code != 550 {
+		t.Fatalf("refused: %+v", res[0].Refused)
+	}
+}
