@@ -50,8 +50,8 @@ messages each (RSET between them, a new session after 421 or a dropped
 connection), paced by --rate (N/s, N/m or N/h, for all sessions together);
 temporary failures are retried --retries times with a doubling delay from
 1s; when a row's every attempt fails to open a session, the rows after it
-are deferred (or failed, if the refusal was permanent) without a try. --state FILE records each accepted row, synced to disk, and a rerun
-skips them; --lock (with --state) takes FILE.lock so that two cron runs
+are deferred (or failed, if the refusal was permanent) without a try.
+--state FILE records each accepted row, synced to disk, and a rerun skips them; --lock (with --state) takes FILE.lock so that two cron runs
 never overlap (the second exits 75). One JSON object per row goes to stdout,
 or is appended to --results FILE: row, status (sent, skipped, checked,
 deferred, failed), recipients, reply, refused, queue_id, attempts, time,
