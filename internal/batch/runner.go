@@ -17,7 +17,6 @@ import (
 // *smtp.Client satisfies it.
 type Conn interface {
 	Send(tx *smtp.Transaction) (*smtp.TxResult, error)
-	Reset() (smtp.Reply, error)
 	Quit() (smtp.Reply, error)
 	Close() error
 	Extensions() smtp.Extensions
@@ -350,12 +349,6 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 			return nil, &connectError{err: err}
 		}
 		w.conn, w.sent = c, 0
-	} else if w.sent > 0 {
-		// RFC 5321 4.1.1.5: a clean state between transactions.
-		if _, err := w.conn.Reset(); err != nil {
-			w.hangUp(false)
-			return w.try(ctx, j) // bounded: conn is nil now, so this opens one
-		}
 	}
 	ext := w.conn.Extensions()
 	tx := &smtp.Transaction{
@@ -364,6 +357,9 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 		Body:       bytes.NewReader(j.body),
 		Pipelining: o.Pipelining && ext.Has("PIPELINING"),
 		Chunking:   o.Chunking && ext.Has("CHUNKING"),
+		// RFC 5321 4.1.1.5: a clean state between transactions; pipelined
+		// with MAIL when the server offers PIPELINING.
+		Reset: w.sent > 0,
 	}
 	if max := ext.Size(); max > 0 && int64(len(j.body)) > max {
 		return nil, &smtp.Error{Command: "MAIL FROM", Reply: smtp.Reply{Code: 552, Enhanced: "5.3.4", Lines: []string{fmt.Sprintf("message of %d octets exceeds the server's SIZE %d", len(j.body), max)}}}
@@ -373,6 +369,14 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	}
 	w.sent++
 	res, err := w.conn.Send(tx)
+	if err != nil && tx.Reset && (resetRefused(err) || dropped(err) && res != nil && res.Mail.Code == 0) {
+		// The session ended or is in no known state before this
+		// transaction began (a server that closed an idle session, say):
+		// try again on a new one, as the same attempt (bounded: conn is
+		// nil now, so the next try sends no RSET).
+		w.hangUp(false)
+		return w.try(ctx, j)
+	}
 	if err != nil && dropped(err) {
 		w.hangUp(false)
 	}
@@ -392,6 +396,17 @@ func (w *worker) hangUp(quit bool) {
 	}
 	_ = w.conn.Close()
 	w.conn = nil
+}
+
+// resetRefused reports whether err is the refusal of the RSET that began
+// a transaction: nothing of the transaction was accepted.
+func resetRefused(err error) bool {
+	var se *smtp.Error
+	if errors.As(err, &se) && se.Command == "RSET" {
+		return true
+	}
+	var pe *smtp.ProtocolError
+	return errors.As(err, &pe) && pe.Command == "RSET"
 }
 
 // dropped reports whether err means the connection is no longer usable:

@@ -32,9 +32,8 @@ type fakeConn struct {
 func (c *fakeConn) Extensions() smtp.Extensions {
 	return smtp.ParseExtensions([]string{"fake", "PIPELINING"})
 }
-func (c *fakeConn) Reset() (smtp.Reply, error) { return smtp.Reply{Code: 250}, nil }
-func (c *fakeConn) Quit() (smtp.Reply, error)  { return smtp.Reply{Code: 221}, nil }
-func (c *fakeConn) Close() error               { return nil }
+func (c *fakeConn) Quit() (smtp.Reply, error) { return smtp.Reply{Code: 221}, nil }
+func (c *fakeConn) Close() error              { return nil }
 
 func (c *fakeConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
 	s := c.s
@@ -249,5 +248,61 @@ func TestRunPartialRefusal(t *testing.T) {
 	}
 	if len(res[0].Refused) != 1 || res[0].Refused[0].Addr != "perm@x.org" || res[0].Refused[0].Reply.Code != 550 {
 		t.Fatalf("refused: %+v", res[0].Refused)
+	}
+}
+
+// resetConn fails the RSET before its second transaction: refused with
+// 500 on even sessions, the session dropped (as a server closing an idle
+// connection) on odd ones.
+type resetConn struct {
+	fakeConn
+	resets int
+}
+
+func (c *resetConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
+	if tx.Reset {
+		c.resets++
+		if c.resets == 1 {
+			if c.id%2 == 0 {
+				return &smtp.TxResult{}, &smtp.Error{Command: "RSET", Reply: smtp.Reply{Code: 500}}
+			}
+			return &smtp.TxResult{}, &smtp.NetError{Stage: "RSET", Err: io.EOF}
+		}
+	}
+	return c.fakeConn.Send(tx)
+}
+
+func TestRunResetFailureOpensNewSession(t *testing.T) {
+	in := "to,name\na@x.org,A\nb@x.org,B\nc@x.org,C\nd@x.org,D\ne@x.org,E\n"
+	s := newFake(0)
+	r, _ := NewReader(strings.NewReader(in), FormatCSV)
+	tp, _ := ParseTemplate("t", "Subject: {{.name}}\n\nhi\n")
+	var res []Result
+	sum, err := Run(context.Background(), Options{
+		Reader: r, Template: tp, From: "me@example.com", Pipelining: true,
+		Clock: &fakeClock{now: time.Unix(1e9, 0)},
+		Connect: func(context.Context) (Conn, error) {
+			s.perConn = append(s.perConn, 0)
+			s.conns++
+			return &resetConn{fakeConn: fakeConn{s: s, id: s.conns - 1}}, nil
+		},
+		Result: func(r Result) { res = append(res, r) },
+	})
+	// Retries is 0: a failed RSET must not cost the row its one attempt.
+	if err != nil || sum.Sent != 5 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	for _, r := range res {
+		if r.Attempts != 1 {
+			t.Errorf("row %d: %d attempts", r.Row, r.Attempts)
+		}
+	}
+	if s.conns != 5 {
+		t.Errorf("%d sessions, want 5 (each RSET failure ends one)", s.conns)
+	}
+	for k, n := range s.delivered {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
 	}
 }

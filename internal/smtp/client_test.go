@@ -500,3 +500,58 @@ func TestRsetNoopVrfyRaw(t *testing.T) {
 	run.Wait()
 	smtptest.CompareGolden(t, "client/commands.txt", run.Transcript())
 }
+
+func TestPipelinedReset(t *testing.T) {
+	t.Run("in one write with MAIL", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("RSET"), smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Expect("DATA"),
+			smtptest.Send("250 2.0.0 Ok", "250 2.1.0 Ok", "250 2.1.5 Ok", "354 go ahead"),
+			smtptest.Expect("x"), smtptest.Expect("."), smtptest.Send("250 2.0.0 Ok: queued as Q2"),
+		), ClientOptions{})
+		res, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n"), Pipelining: true, Reset: true})
+		if err != nil || res.QueueID != "Q2" {
+			t.Fatalf("Send: %+v %v", res, err)
+		}
+		run.Wait()
+		want := "RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
+		found := false
+		for _, rd := range run.Reads() {
+			if strings.Contains(string(rd), "RSET") {
+				found = true
+				if string(rd) != want {
+					t.Errorf("RSET, MAIL, RCPT and DATA did not arrive in one write; the write holding RSET was %q", rd)
+				}
+			}
+		}
+		if !found {
+			t.Error("no RSET received")
+		}
+	})
+	t.Run("RSET refused", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("RSET"), smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Expect("DATA"),
+			smtptest.Send("500 5.5.1 no", "503 5.5.1 need RSET", "503 5.5.1 need MAIL", "503 5.5.1 need RCPT"),
+		), ClientOptions{})
+		_, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n"), Pipelining: true, Reset: true})
+		if se := wantErr[*Error](t, err); se.Command != "RSET" || se.Reply.Code != 500 {
+			t.Errorf("error = %v, want the RSET refusal", se)
+		}
+		run.Wait()
+	})
+	t.Run("without pipelining", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("RSET"), smtptest.Send("250 2.0.0 Ok"),
+			smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Send("250 2.1.0 Ok"),
+			smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Send("250 2.1.5 Ok"),
+			smtptest.Expect("DATA"), smtptest.Send("354 go ahead"),
+			smtptest.Expect("x"), smtptest.Expect("."), smtptest.Send("250 2.0.0 Ok"),
+		), ClientOptions{})
+		if _, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n"), Reset: true}); err != nil {
+			t.Fatal(err)
+		}
+		run.Wait()
+	})
+}
