@@ -83,7 +83,7 @@ type Limits struct {
 	Recipients     int           // RFC 5321 4.5.3.1.8: at least 100
 	MessageSize    int64         // announced with SIZE (RFC 1870)
 	Errors         int           // bad commands before 421
-	NoProgress     int           // commands without progress (NOOP, RSET, VRFY, HELP, unknown) before 421
+	NoProgress     int           // commands without progress (NOOP, RSET, VRFY, HELP, RCPT over the limit or refused for now) before 421
 	AuthFailures   int           // failed AUTH attempts before 421
 	AuthDelay      time.Duration // delay after a failed AUTH, doubling each time
 	CommandTimeout time.Duration // RFC 5321 4.5.3.2.7: 5 minutes to send a command

@@ -94,6 +94,9 @@ func (s *recSess) Rcpt(to string, _ *PathArg) error {
 	if strings.HasPrefix(to, "bad") {
 		return &Error{Reply: Reply{Code: 550, Enhanced: "5.1.1", Lines: []string{"<" + to + "> No such user"}}}
 	}
+	if strings.HasPrefix(to, "busy") {
+		return &Error{Reply: Reply{Code: 450, Enhanced: "4.2.1", Lines: []string{"<" + to + "> Mailbox busy, try later"}}}
+	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
 }

@@ -137,6 +137,46 @@ func TestServerTooManyRecipients(t *testing.T) {
 	}
 }
 
+// TestServerEndlessRcpt: a client that keeps sending RCPT, past the
+// recipient limit (452 4.5.3) or to recipients refused for now (450), is
+// cut off by the no-progress limit with 421 4.7.0; recipients accepted
+// before still count as progress.
+func TestServerEndlessRcpt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rcpt string
+		ok   int // recipients accepted first
+		code int
+	}{
+		{"over the limit", "r%d@x", 2, 452},
+		{"refused for now", "busy%d@x", 1, 450},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, addr := startServer(t, ServerOptions{Limits: Limits{Recipients: 2, NoProgress: 3}}, ListenerOptions{})
+			c := dialRaw(t, addr)
+			c.greet()
+			c.cmd("MAIL FROM:<a@x>", 250, "2.1.0")
+			for i := 1; i <= tc.ok; i++ {
+				c.cmd(fmt.Sprintf("RCPT TO:<ok%d@x>", i), 250, "2.1.5")
+			}
+			// Bounded: the limit is 3; 50 would mean no limit at all.
+			for i := 1; i <= 50; i++ {
+				c.send(fmt.Sprintf("RCPT TO:<"+tc.rcpt+">\r\n", i))
+				r := c.read()
+				if r.Code != tc.code {
+					t.Fatalf("RCPT %d: %s, want %d", i, r.String(), tc.code)
+				}
+				if i > 3 {
+					c.want(421, "4.7.0")
+					c.wantClosed()
+					return
+				}
+			}
+			t.Fatal("endless RCPT was never cut off")
+		})
+	}
+}
+
 // TestServerMessageSize: RFC 1870 SIZE. A declared size over the limit is
 // refused at MAIL with 552 5.3.4; content over it is read to its end and
 // refused with 552 5.3.4, over DATA and over BDAT.

@@ -618,9 +618,12 @@ func (c *conn) handleRcpt(cmd Command) error {
 		return c.countError()
 	}
 	if c.s.lim.Recipients > 0 && len(c.rcpts) >= c.s.lim.Recipients {
-		// RFC 5321 4.5.3.1.10: 452 for too many recipients.
+		// RFC 5321 4.5.3.1.10: 452 for too many recipients. Each one
+		// beyond the limit moves nothing forward, so a client that sends
+		// RCPT forever is cut off by the no-progress limit (as Postfix's
+		// smtpd_recipient_overshoot_limit does).
 		c.reply(452, "4.5.3", "Error: too many recipients")
-		return nil
+		return c.idleCommand()
 	}
 	for _, k := range p.Order {
 		v := p.Params[k]
@@ -650,7 +653,9 @@ func (c *conn) handleRcpt(cmd Command) error {
 		if errors.As(err, &se) && se.Permanent() {
 			return c.countError()
 		}
-		return nil
+		// A temporary refusal is no progress either: endless retries of
+		// refused recipients end at the no-progress limit.
+		return c.idleCommand()
 	}
 	c.rcpts = append(c.rcpts, p.Addr)
 	c.noProgress = 0
