@@ -44,11 +44,89 @@ func TestJournalResume(t *testing.T) {
 	}
 }
 
+func TestJournalInFlight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row 1 accepted; row 2 refused at the end of data; row 3 killed
+	// between its end of data and the reply; row 4 begun twice, accepted
+	// the second time.
+	steps := []func() error{
+		func() error { return j.Begin(1) }, func() error { return j.Accept(1) },
+		func() error { return j.Begin(2) }, func() error { return j.Release(2) },
+		func() error { return j.Begin(3) },
+		func() error { return j.Begin(4) }, func() error { return j.Release(4) },
+		func() error { return j.Begin(4) }, func() error { return j.Accept(4) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for n, want := range map[int][2]bool{1: {true, false}, 2: {false, false}, 3: {false, true}, 4: {true, false}, 5: {false, false}} {
+		if j.Done(n) != want[0] || j.Unconfirmed(n) != want[1] {
+			t.Errorf("row %d: done %v unconfirmed %v, want %v", n, j.Done(n), j.Unconfirmed(n), want)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != "?1\n1\n?2\n-2\n?3\n?4\n-4\n?4\n4\n" {
+		t.Fatalf("journal %q", b)
+	}
+}
+
+func TestJournalConcurrentBegin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 50; i++ {
+				n := w*50 + i
+				if err := j.Begin(n); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := j.Accept(n); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	j.Close()
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.Len() != 400 {
+		t.Fatalf("%d rows accepted, want 400", j.Len())
+	}
+}
+
 func TestJournalGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
-	os.WriteFile(path, []byte("1\nhello\n"), 0o600)
-	if _, err := OpenJournal(path); err == nil {
-		t.Fatal("want an error for a line that is not a row number")
+	for _, bad := range []string{"1\nhello\n", "?\n", "-0\n", "+3\n", "?-3\n", "--3\n", "3x\n"} {
+		os.WriteFile(path, []byte(bad), 0o600)
+		if _, err := OpenJournal(path); err == nil {
+			t.Errorf("%q: want an error for a line that is not a journal line", bad)
+		}
 	}
 }
 

@@ -34,7 +34,12 @@ const (
 	StatusSkipped  Status = "skipped"  // accepted by an earlier run (--state)
 	StatusChecked  Status = "checked"  // --check: valid and rendered, not sent
 	StatusDeferred Status = "deferred" // temporary failure after every retry
-	StatusFailed   Status = "failed"   // permanent failure, or a bad row
+	// StatusUnconfirmed: the end of data was sent but its reply never
+	// came (a dropped connection, or an earlier run killed at that moment):
+	// the server may have the message, so it is not sent again unless
+	// ResendUnconfirmed.
+	StatusUnconfirmed Status = "unconfirmed"
+	StatusFailed      Status = "failed" // permanent failure, or a bad row
 )
 
 // Result is what happened to one row.
@@ -60,12 +65,14 @@ type RcptRefusal struct {
 
 // Summary counts the outcomes of a run.
 type Summary struct {
-	Sent     int           `json:"sent"`
-	Skipped  int           `json:"skipped"`
-	Checked  int           `json:"checked"`
-	Deferred int           `json:"deferred"`
-	Failed   int           `json:"failed"`
-	Elapsed  time.Duration `json:"-"`
+	Sent     int `json:"sent"`
+	Skipped  int `json:"skipped"`
+	Checked  int `json:"checked"`
+	Deferred int `json:"deferred"`
+	// Unconfirmed rows may or may not have been delivered (RFC 1047).
+	Unconfirmed int           `json:"unconfirmed"`
+	Failed      int           `json:"failed"`
+	Elapsed     time.Duration `json:"-"`
 	// Rate is sent messages per second over the run.
 	Rate float64 `json:"rate"`
 }
@@ -90,7 +97,11 @@ type Options struct {
 	Journal *Journal // nil: no --state
 	Check   bool     // validate and render only
 	Strict  bool     // the first bad row stops the batch
-	Clock   Clock    // nil: WallClock
+	// ResendUnconfirmed sends again rows whose end of data got no reply,
+	// in this run or (from the journal) an earlier one: a server that had
+	// them delivers them twice.
+	ResendUnconfirmed bool
+	Clock             Clock // nil: WallClock
 	// KeepHeaders sends the rendered message as it is; otherwise a Date:
 	// and a Message-ID: are added when the template has none.
 	KeepHeaders bool
@@ -135,6 +146,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 				sum.Checked++
 			case StatusDeferred:
 				sum.Deferred++
+			case StatusUnconfirmed:
+				sum.Unconfirmed++
 			case StatusFailed:
 				sum.Failed++
 			}
@@ -196,6 +209,11 @@ func feed(ctx context.Context, o *Options, jobs chan<- job, report func(Result))
 			report(Result{Row: row.N, Status: StatusSkipped, Rcpts: row.Rcpts, Time: now})
 			continue
 		}
+		if o.Journal != nil && !o.ResendUnconfirmed && !o.Check && o.Journal.Unconfirmed(row.N) {
+			report(Result{Row: row.N, Status: StatusUnconfirmed, Rcpts: row.Rcpts, Time: now,
+				Error: "an earlier run sent the end of data and stopped before the reply: the server may have it; not sent again (--resend-unconfirmed sends it)"})
+			continue
+		}
 		var body []byte
 		if row.Err == nil {
 			body, row.Err = o.Template.RenderBytes(row)
@@ -230,6 +248,7 @@ type worker struct {
 	conn   Conn
 	sent   int // transactions on conn
 	down   *serverDown
+	fatal  error // the journal failed: the batch stops
 }
 
 // serverDown remembers, for all sessions, that the server could not be
@@ -269,6 +288,9 @@ func (w *worker) run(ctx context.Context, jobs <-chan job) error {
 			}
 		}
 		w.report(r)
+		if w.fatal != nil {
+			return w.fatal
+		}
 	}
 	return nil
 }
@@ -299,6 +321,13 @@ func (w *worker) send(ctx context.Context, j job) Result {
 			break
 		}
 		tx, err := w.try(ctx, j)
+		var je *journalError
+		if errors.As(err, &je) {
+			res.Status, res.Time, res.Err = StatusDeferred, o.Clock.Now(), je.err
+			res.Error = "not sent: " + je.err.Error()
+			w.fatal = je.err
+			return res
+		}
 		res.Time = o.Clock.Now()
 		res.Err, res.Reply, res.Refused, res.QueueID = err, nil, nil, ""
 		if tx != nil {
@@ -312,6 +341,11 @@ func (w *worker) send(ctx context.Context, j job) Result {
 		}
 		if err == nil {
 			res.Status = StatusSent
+			return res
+		}
+		if inDoubt(tx, err) && !o.ResendUnconfirmed {
+			res.Status = StatusUnconfirmed
+			res.Error = "no reply to the end of data: " + err.Error() + ": the server may have the message; not sent again (--resend-unconfirmed sends it)"
 			return res
 		}
 		if !temporary(err, tx) {
@@ -367,8 +401,30 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	for _, r := range j.row.Rcpts {
 		tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: r, Opts: o.RcptOpts})
 	}
+	begun := false
+	if o.Journal != nil {
+		tx.BeforeEnd = func() error {
+			if err := o.Journal.Begin(j.row.N); err != nil {
+				return err
+			}
+			begun = true
+			return nil
+		}
+	}
 	w.sent++
 	res, err := w.conn.Send(tx)
+	var ae *smtp.AbortError
+	if errors.As(err, &ae) {
+		w.hangUp(false) // left inside the content
+		return res, &journalError{err: ae.Err}
+	}
+	if err != nil && begun && (!inDoubt(res, err) || o.ResendUnconfirmed) {
+		// Not accepted (or to be sent again): a rerun may send it.
+		if jerr := o.Journal.Release(j.row.N); jerr != nil {
+			w.hangUp(false)
+			return res, &journalError{err: jerr}
+		}
+	}
 	if err != nil && tx.Reset && (resetRefused(err) || dropped(err) && res != nil && res.Mail.Code == 0) {
 		// The session ended or is in no known state before this
 		// transaction began (a server that closed an idle session, say):
@@ -396,6 +452,22 @@ func (w *worker) hangUp(quit bool) {
 	}
 	_ = w.conn.Close()
 	w.conn = nil
+}
+
+// journalError is a failure to write the --state journal: the batch
+// stops, since a row sent without its record could be sent twice.
+type journalError struct{ err error }
+
+func (e *journalError) Error() string { return e.err.Error() }
+
+// inDoubt reports whether a failed transaction may have been accepted
+// anyway: the end of data was sent and no reply to it was read (RFC 1047).
+func inDoubt(tx *smtp.TxResult, err error) bool {
+	if tx == nil || !tx.EndSent {
+		return false
+	}
+	var se *smtp.Error
+	return !errors.As(err, &se)
 }
 
 // resetRefused reports whether err is the refusal of the RSET that began

@@ -22,6 +22,7 @@ type fakeServer struct {
 	tries     map[string]int
 	tempFails int
 	perConn   []int
+	lostReply map[string]int // recipient: times its reply after the end of data is lost
 }
 
 type fakeConn struct {
@@ -56,10 +57,21 @@ func (c *fakeConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
 	if res.Accepted() == 0 {
 		return res, smtp.ErrNoRecipients
 	}
+	if tx.BeforeEnd != nil {
+		if err := tx.BeforeEnd(); err != nil {
+			return res, &smtp.AbortError{Err: err}
+		}
+	}
+	res.EndSent = true
 	for _, r := range res.Rcpts {
 		if r.Accepted {
 			s.delivered[r.Addr+"|"+string(body)]++
 		}
+	}
+	if s.lostReply[tx.Rcpts[0].Addr] > 0 {
+		// Delivered, but the connection drops before the reply.
+		s.lostReply[tx.Rcpts[0].Addr]--
+		return res, &smtp.NetError{Stage: "DATA", Err: io.ErrUnexpectedEOF}
 	}
 	res.Data = &smtp.Reply{Code: 250, Lines: []string{"ok queued as Q1"}}
 	res.QueueID = "Q1"
@@ -91,7 +103,7 @@ func runFake(t *testing.T, in string, s *fakeServer, o Options) (Summary, []Resu
 }
 
 func newFake(tempFails int) *fakeServer {
-	return &fakeServer{delivered: map[string]int{}, tries: map[string]int{}, tempFails: tempFails}
+	return &fakeServer{delivered: map[string]int{}, tries: map[string]int{}, tempFails: tempFails, lostReply: map[string]int{}}
 }
 
 func TestRunOutcomes(t *testing.T) {
@@ -304,5 +316,66 @@ func TestRunResetFailureOpensNewSession(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s delivered %d times", k, n)
 		}
+	}
+}
+
+func TestRunUnconfirmed(t *testing.T) {
+	in := "to,name\na@x.org,A\nlost@x.org,L\nb@x.org,B\n"
+	path := filepath.Join(t.TempDir(), "state")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newFake(0)
+	s.lostReply["lost@x.org"] = 1
+	sum, res, err := runFake(t, in, s, Options{Retries: 3, Journal: j})
+	if err != nil || sum.Sent != 2 || sum.Unconfirmed != 1 {
+		t.Fatalf("first run: %+v %v", sum, err)
+	}
+	if r := res[1]; r.Status != StatusUnconfirmed || r.Attempts != 1 || !strings.Contains(r.Error, "--resend-unconfirmed") {
+		t.Fatalf("lost reply: %+v (want unconfirmed after one attempt, not retried)", r)
+	}
+	j.Close()
+
+	// A rerun skips the accepted rows and does not send the unconfirmed one.
+	j, _ = OpenJournal(path)
+	s2 := newFake(0)
+	sum, res, err = runFake(t, in, s2, Options{Journal: j})
+	if err != nil || sum.Skipped != 2 || sum.Unconfirmed != 1 || len(s2.delivered) != 0 || res[1].Status != StatusUnconfirmed {
+		t.Fatalf("rerun: %+v %v %v", sum, err, s2.delivered)
+	}
+	j.Close()
+
+	// --resend-unconfirmed sends it, and then it is done.
+	j, _ = OpenJournal(path)
+	sum, _, err = runFake(t, in, s2, Options{Journal: j, ResendUnconfirmed: true})
+	if err != nil || sum.Sent != 1 || sum.Skipped != 2 || len(s2.delivered) != 1 {
+		t.Fatalf("resend: %+v %v %v", sum, err, s2.delivered)
+	}
+	j.Close()
+	j, _ = OpenJournal(path)
+	defer j.Close()
+	if !j.Done(2) || j.Unconfirmed(2) {
+		t.Fatal("row 2 not recorded as accepted after --resend-unconfirmed")
+	}
+}
+
+func TestRunJournalFailureStops(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.f.Close() // every write fails from now on
+	s := newFake(0)
+	sum, res, err := runFake(t, "to,name\na@x.org,A\nb@x.org,B\nc@x.org,C\n", s, Options{Journal: j})
+	if err == nil || !strings.Contains(err.Error(), "state") {
+		t.Fatalf("want the journal error to stop the batch, got %v (%+v)", err, sum)
+	}
+	if len(s.delivered) != 0 {
+		t.Fatalf("delivered %v: nothing may go without its record", s.delivered)
+	}
+	if len(res) == 0 || res[0].Status != StatusDeferred {
+		t.Fatalf("results %+v", res)
 	}
 }

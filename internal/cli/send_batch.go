@@ -29,6 +29,7 @@ type BatchOptions struct {
 	Results       string
 	Check         bool
 	Strict        bool
+	Resend        bool // --resend-unconfirmed
 }
 
 // batchHelp is the part of send's help about --batch.
@@ -51,10 +52,16 @@ connection), paced by --rate (N/s, N/m or N/h, for all sessions together);
 temporary failures are retried --retries times with a doubling delay from
 1s; when a row's every attempt fails to open a session, the rows after it
 are deferred (or failed, if the refusal was permanent) without a try.
---state FILE records each accepted row, synced to disk, and a rerun skips them; --lock (with --state) takes FILE.lock so that two cron runs
-never overlap (the second exits 75). One JSON object per row goes to stdout,
+--state FILE is a journal: each row is recorded, synced to disk, just before
+its end of data is sent, and again when the server accepts it; a rerun
+after a crash, kill or reboot skips the accepted rows. A row whose end of
+data got no reply (a dropped connection, or a run killed at that moment)
+may have been delivered: it is reported "unconfirmed" (exit 75) and not
+sent again, in this run or a rerun, unless --resend-unconfirmed.
+--lock (with --state) takes FILE.lock so that two cron runs never overlap
+(the second exits 75). One JSON object per row goes to stdout,
 or is appended to --results FILE: row, status (sent, skipped, checked,
-deferred, failed), recipients, reply, refused, queue_id, attempts, time,
+deferred, unconfirmed, failed), recipients, reply, refused, queue_id, attempts, time,
 error. A summary goes to stderr (not with -q). The exit status is the most
 severe outcome of any row.`
 
@@ -70,6 +77,7 @@ func (o *BatchOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Results, "results", "", "with --batch: append the JSONL results to FILE instead of stdout")
 	f.BoolVar(&o.Check, "check", false, "with --batch: validate every row and render the template; send nothing")
 	f.BoolVar(&o.Strict, "strict", false, "with --batch: stop at the first bad row")
+	f.BoolVar(&o.Resend, "resend-unconfirmed", false, "with --batch: send again rows whose end of data got no reply (the server may deliver them twice)")
 }
 
 // checkBatch rejects send flags that make no sense with --batch, and batch
@@ -77,7 +85,7 @@ func (o *BatchOptions) flags(f *pflag.FlagSet) {
 func (o *SendOptions) checkBatch() error {
 	b := &o.BatchOptions
 	if b.Batch == "" {
-		for _, n := range []string{"template", "concurrency", "per-connection", "rate", "retries", "state", "lock", "results", "check", "strict"} {
+		for _, n := range []string{"template", "concurrency", "per-connection", "rate", "retries", "state", "lock", "results", "check", "strict", "resend-unconfirmed"} {
 			if o.changed(n) {
 				return usageErrorf("--%s needs --batch", n)
 			}
@@ -204,6 +212,9 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		Journal:  jn,
 		Check:    b.Check,
 		Strict:   b.Strict,
+		// Rows whose end of data got no reply are not sent again
+		// unless asked: the server may have them (RFC 1047).
+		ResendUnconfirmed: b.Resend,
 		Result: func(r batch.Result) {
 			if err := results.Write(r); err != nil && writeErr == nil {
 				writeErr = err
@@ -230,7 +241,7 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		return &ExitError{Code: ExitIOErr, Err: fmt.Errorf("write results: %w", writeErr)}
 	}
 	if worst != ExitOK {
-		n := sum.Deferred + sum.Failed
+		n := sum.Deferred + sum.Failed + sum.Unconfirmed
 		return &ExitError{Code: worst, Err: fmt.Errorf("%d of %d rows not sent (first: %v)", n, n+sum.Sent+sum.Skipped+sum.Checked, first)}
 	}
 	return nil
@@ -239,7 +250,7 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 // rowExit is the exit code one row's outcome calls for.
 func rowExit(r batch.Result) int {
 	switch r.Status {
-	case batch.StatusDeferred:
+	case batch.StatusDeferred, batch.StatusUnconfirmed:
 		return ExitTempFail
 	case batch.StatusSent, batch.StatusSkipped, batch.StatusChecked:
 		code := ExitOK

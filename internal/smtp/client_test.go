@@ -555,3 +555,54 @@ func TestPipelinedReset(t *testing.T) {
 		run.Wait()
 	})
 }
+
+func TestBeforeEnd(t *testing.T) {
+	t.Run("called before the terminator", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Send("250 2.1.0 Ok"),
+			smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Send("250 2.1.5 Ok"),
+			smtptest.Expect("DATA"), smtptest.Send("354 go ahead"),
+			smtptest.Expect("x"), smtptest.Expect("."), smtptest.Send("250 2.0.0 Ok"),
+		), ClientOptions{})
+		calls := 0
+		res, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n"), BeforeEnd: func() error { calls++; return nil }})
+		if err != nil || calls != 1 || !res.EndSent {
+			t.Fatalf("Send: %v, %d calls, EndSent %v", err, calls, res.EndSent)
+		}
+		run.Wait()
+	})
+	t.Run("an error stops before the terminator", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Send("250 2.1.0 Ok"),
+			smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Send("250 2.1.5 Ok"),
+			smtptest.Expect("DATA"), smtptest.Send("354 go ahead"),
+		), ClientOptions{})
+		boom := errors.New("disk full")
+		res, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n"), BeforeEnd: func() error { return boom }})
+		if ae := wantErr[*AbortError](t, err); !errors.Is(ae, boom) || res.EndSent {
+			t.Fatalf("error %v, EndSent %v", err, res.EndSent)
+		}
+		c.Close()
+		run.Wait()
+		if strings.Contains(string(run.Received()), "\r\n.\r\n") {
+			t.Errorf("the terminator was sent after BeforeEnd failed: %q", run.Received())
+		}
+	})
+	t.Run("no reply after the terminator", func(t *testing.T) {
+		c, run := scripted(t, joinSteps(
+			smtptest.Expect("MAIL FROM:<a@example.org>"), smtptest.Send("250 2.1.0 Ok"),
+			smtptest.Expect("RCPT TO:<x@example.org>"), smtptest.Send("250 2.1.5 Ok"),
+			smtptest.Expect("DATA"), smtptest.Send("354 go ahead"),
+			smtptest.Expect("x"), smtptest.Expect("."), smtptest.Close(),
+		), ClientOptions{})
+		res, err := c.Send(&Transaction{From: "a@example.org", Rcpts: []Recipient{{Addr: "x@example.org"}},
+			Body: strings.NewReader("x\n")})
+		wantErr[*NetError](t, err)
+		if !res.EndSent {
+			t.Error("EndSent false after the terminator went out")
+		}
+		run.Wait()
+	})
+}

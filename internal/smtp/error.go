@@ -49,3 +49,13 @@ func replyError(cmd string, r Reply) error {
 	}
 	return &ProtocolError{Command: cmd, Reason: fmt.Sprintf("unexpected reply %s", r)}
 }
+
+// AbortError is a transaction stopped by the caller's Transaction.BeforeEnd
+// hook before the end of data was sent: the server cannot have accepted
+// the message, and the session, left inside the content, must be closed.
+type AbortError struct{ Err error }
+
+func (e *AbortError) Error() string {
+	return "transaction aborted before the end of data: " + e.Err.Error()
+}
+func (e *AbortError) Unwrap() error { return e.Err }

@@ -125,6 +125,12 @@ type Transaction struct {
 	// session (RFC 5321 4.1.1.5); with Pipelining it goes in the same write
 	// as MAIL (RFC 2920 3.1 lets RSET start a group), saving a round trip.
 	Reset bool
+	// BeforeEnd, when set, is called once the content is written and
+	// before the end of data (the "." line, or BDAT LAST) is sent: the last
+	// moment at which the server cannot have accepted the message. An error
+	// from it stops the transaction with an *AbortError; the session is then
+	// unusable and must be closed.
+	BeforeEnd func() error
 }
 
 // RcptResult is the server's answer for one recipient.
@@ -150,6 +156,10 @@ type TxResult struct {
 	// DataTime is how long the content phase took: from the 354 (or the
 	// first BDAT) to the final reply.
 	DataTime time.Duration `json:"-"`
+	// EndSent is set once the end of data has been written to the server:
+	// after it, a failure to read the reply leaves the outcome unknown (the
+	// server may have accepted the message; RFC 1047).
+	EndSent bool `json:"-"`
 }
 
 // Accepted counts recipients accepted (and, in LMTP, delivered).
@@ -340,12 +350,18 @@ func (c *Client) sendBody(tx *Transaction, res *TxResult) error {
 	}
 	res.Octets = bw.n - bw.stuffed
 	c.emit(Event{Kind: EventBody, Line: fmt.Sprintf("(%d octets, %d lines)", bw.n, bw.lines)})
+	if tx.BeforeEnd != nil {
+		if err := tx.BeforeEnd(); err != nil {
+			return &AbortError{Err: err}
+		}
+	}
 	if err := c.writeLine(".", "", c.opts.Timeouts.DataEnd); err != nil {
 		return err
 	}
 	if err := c.flush(); err != nil {
 		return err
 	}
+	res.EndSent = true
 	// Errors name the reply to the end of the content after DATA: ".: timed
 	// out" would say nothing.
 	return c.readDataReplies("DATA", res)
@@ -470,6 +486,7 @@ func (c *Client) sendChunks(tx *Transaction, res *TxResult) error {
 			return err
 		}
 		if last {
+			res.EndSent = true
 			return nil
 		}
 		rep, err := c.readReply(line, c.opts.Timeouts.DataEnd)
@@ -501,6 +518,11 @@ func (c *Client) sendChunks(tx *Transaction, res *TxResult) error {
 			return lastErr
 		}
 		return err
+	}
+	if tx.BeforeEnd != nil {
+		if err := tx.BeforeEnd(); err != nil {
+			return &AbortError{Err: err}
+		}
 	}
 	if err := cw.send(cw.buf, true); err != nil {
 		return err

@@ -56,6 +56,9 @@ func (p *Printer) BatchSummary(s batch.Summary) {
 		return
 	}
 	msg := fmt.Sprintf("batch: %d sent, %d deferred, %d failed", s.Sent, s.Deferred, s.Failed)
+	if s.Unconfirmed > 0 {
+		msg += fmt.Sprintf(", %d unconfirmed (sent, no reply: not sent again)", s.Unconfirmed)
+	}
 	if s.Skipped > 0 {
 		msg += fmt.Sprintf(", %d skipped (already sent)", s.Skipped)
 	}
