@@ -63,6 +63,16 @@ batch_rate=$(rate "$t0" "$t1")
 sent=$(grep -c '"status":"sent"' "$work/results.jsonl" || true)
 [ "$sent" = "$N" ] || { echo "bench: send --batch sent $sent of $N" >&2; exit 1; }
 
+# The same with --state: each row's journal line is synced before its end
+# of data (one fsync shared by the sessions waiting at that moment).
+t0=$(now)
+"$work/smtpkit" send --batch "$work/rows.csv" --template "$work/msg.tmpl" --server 127.0.0.1:"$port" --tls none \
+  --from a@example.com --concurrency "$SESSIONS" --per-connection "$per" --results "$work/results2.jsonl" -q --state "$work/state"
+t1=$(now)
+state_rate=$(rate "$t0" "$t1")
+sent=$(grep -c '"status":"sent"' "$work/results2.jsonl" || true)
+[ "$sent" = "$N" ] || { echo "bench: send --batch --state sent $sent of $N" >&2; exit 1; }
+
 /usr/bin/time -f '%M' -o "$work/rss" "$work/smtpkit" send --batch "$work/big.csv" --template "$work/msg.tmpl" \
   --server 127.0.0.1:"$port" --tls none --from a@example.com --check -q > /dev/null
 rss=$(awk '{ printf "%.1f", $1 / 1024 }' "$work/rss")
@@ -71,4 +81,6 @@ echo "messages: $N of ~$SIZE octets, $SESSIONS sessions, $per per session"
 echo "smtp-source:        $source_rate msg/s"
 echo "smtpkit send --batch: $batch_rate msg/s"
 awk -v a="$batch_rate" -v b="$source_rate" 'BEGIN { printf "ratio smtpkit/smtp-source: %.2fx\n", a / b }'
+echo "smtpkit send --batch --state: $state_rate msg/s"
+awk -v a="$state_rate" -v b="$source_rate" 'BEGIN { printf "ratio smtpkit --state/smtp-source: %.2fx\n", a / b }'
 echo "send --batch --check over $BIG rows: peak RSS $rss MiB"
