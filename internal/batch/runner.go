@@ -401,6 +401,12 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	for _, r := range j.row.Rcpts {
 		tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: r, Opts: o.RcptOpts})
 	}
+	// RFC 9422 4.2: no more recipients per transaction than LIMITS RCPTMAX;
+	// the rest follow in more transactions on the same session.
+	var later []smtp.Recipient
+	if max := ext.RcptMax(); max > 0 && len(tx.Rcpts) > max {
+		tx.Rcpts, later = tx.Rcpts[:max], tx.Rcpts[max:]
+	}
 	begun := false
 	if o.Journal != nil {
 		tx.BeforeEnd = func() error {
@@ -436,6 +442,9 @@ func (w *worker) try(ctx context.Context, j job) (*smtp.TxResult, error) {
 	if err != nil && dropped(err) {
 		w.hangUp(false)
 	}
+	if err == nil {
+		w.sendRest(tx, res, later, j.body)
+	}
 	// With some recipients refused and others accepted, Send returns nil:
 	// the row counts as sent (the refusals are in its result) and is not
 	// retried, so no accepted recipient gets the message twice.
@@ -452,6 +461,65 @@ func (w *worker) hangUp(quit bool) {
 	}
 	_ = w.conn.Close()
 	w.conn = nil
+}
+
+// sendRest sends the message to the recipients of a row beyond the first
+// transaction: those over the server's RCPTMAX, and those refused with
+// "452 too many recipients" (RFC 5321 4.5.3.1.10), in more transactions on
+// the same session, and merges their outcomes into res. The row already
+// reached some recipients, so a failure here is not retried: the
+// recipients left are reported refused with the reason.
+func (w *worker) sendRest(first *smtp.Transaction, res *smtp.TxResult, later []smtp.Recipient, body []byte) {
+	max := w.conn.Extensions().RcptMax()
+	for {
+		var rest []smtp.Recipient
+		kept := res.Rcpts[:0]
+		for _, rc := range res.Rcpts {
+			if !rc.Accepted && smtp.TooManyRecipients(rc.Reply) {
+				rest = append(rest, smtp.Recipient{Addr: rc.Addr, Opts: w.o.RcptOpts})
+				continue
+			}
+			kept = append(kept, rc)
+		}
+		res.Rcpts = kept
+		rest = append(rest, later...)
+		later = nil
+		if len(rest) == 0 {
+			return
+		}
+		if max > 0 && len(rest) > max {
+			rest, later = rest[:max], rest[max:]
+		}
+		tx := *first
+		tx.Rcpts, tx.Body, tx.Reset = rest, bytes.NewReader(body), true
+		w.sent++
+		more, err := w.conn.Send(&tx)
+		if err != nil || more.Accepted() == 0 {
+			reason := smtp.Reply{Code: 451, Enhanced: "4.4.0", Lines: []string{"not sent after the first recipients"}}
+			if err != nil {
+				reason.Lines = []string{"not sent after the first recipients: " + err.Error()}
+				if dropped(err) {
+					w.hangUp(false)
+				}
+			}
+			done := map[string]bool{}
+			if more != nil {
+				for _, rc := range more.Rcpts {
+					if !rc.Accepted && !smtp.TooManyRecipients(rc.Reply) {
+						res.Rcpts = append(res.Rcpts, rc)
+						done[rc.Addr] = true
+					}
+				}
+			}
+			for _, r := range append(rest, later...) {
+				if !done[r.Addr] {
+					res.Rcpts = append(res.Rcpts, smtp.RcptResult{Addr: r.Addr, Reply: reason})
+				}
+			}
+			return
+		}
+		res.Rcpts = append(res.Rcpts, more.Rcpts...)
+	}
 }
 
 // journalError is a failure to write the --state journal: the batch

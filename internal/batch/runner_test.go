@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -23,6 +24,8 @@ type fakeServer struct {
 	tempFails int
 	perConn   []int
 	lostReply map[string]int // recipient: times its reply after the end of data is lost
+	rcptMax   int            // recipients per transaction, then 452 4.5.3
+	limits    bool           // declare rcptMax as LIMITS RCPTMAX (RFC 9422)
 }
 
 type fakeConn struct {
@@ -31,6 +34,9 @@ type fakeConn struct {
 }
 
 func (c *fakeConn) Extensions() smtp.Extensions {
+	if c.s.limits {
+		return smtp.ParseExtensions([]string{"fake", "PIPELINING", fmt.Sprintf("LIMITS RCPTMAX=%d", c.s.rcptMax)})
+	}
 	return smtp.ParseExtensions([]string{"fake", "PIPELINING"})
 }
 func (c *fakeConn) Quit() (smtp.Reply, error) { return smtp.Reply{Code: 221}, nil }
@@ -43,7 +49,11 @@ func (c *fakeConn) Send(tx *smtp.Transaction) (*smtp.TxResult, error) {
 	s.perConn[c.id]++
 	body, _ := io.ReadAll(tx.Body)
 	res := &smtp.TxResult{Mail: smtp.Reply{Code: 250}}
-	for _, r := range tx.Rcpts {
+	for i, r := range tx.Rcpts {
+		if s.rcptMax > 0 && i >= s.rcptMax {
+			res.Rcpts = append(res.Rcpts, smtp.RcptResult{Addr: r.Addr, Reply: smtp.Reply{Code: 452, Enhanced: "4.5.3", Lines: []string{"too many recipients"}}})
+			continue
+		}
 		s.tries[r.Addr]++
 		rr := smtp.RcptResult{Addr: r.Addr, Reply: smtp.Reply{Code: 250}, Accepted: true}
 		switch {
@@ -377,5 +387,32 @@ func TestRunJournalFailureStops(t *testing.T) {
 	}
 	if len(res) == 0 || res[0].Status != StatusDeferred {
 		t.Fatalf("results %+v", res)
+	}
+}
+
+func TestRunRecipientLimit(t *testing.T) {
+	in := "to,name\n\"a@x.org,b@x.org,c@x.org,d@x.org,e@x.org\",A\nf@x.org,F\n"
+	for _, limits := range []bool{false, true} {
+		s := newFake(0)
+		s.rcptMax, s.limits = 2, limits
+		sum, res, err := runFake(t, in, s, Options{PerConnection: 0})
+		if err != nil || sum.Sent != 2 || len(res) != 2 {
+			t.Fatalf("limits=%v: %+v %v", limits, sum, err)
+		}
+		if len(res[0].Refused) != 0 || res[0].Attempts != 1 {
+			t.Errorf("limits=%v: row 1: %+v", limits, res[0])
+		}
+		if len(s.delivered) != 6 {
+			t.Errorf("limits=%v: delivered %v, want each of the 6 recipients once", limits, s.delivered)
+		}
+		for k, n := range s.delivered {
+			if n != 1 {
+				t.Errorf("limits=%v: %s delivered %d times", limits, k, n)
+			}
+		}
+		// 5 recipients, 2 per transaction: 3 transactions for row 1.
+		if got := s.perConn[0]; got != 4 {
+			t.Errorf("limits=%v: %d transactions, want 4", limits, got)
+		}
 	}
 }

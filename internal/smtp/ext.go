@@ -131,3 +131,31 @@ func mergeWords(old, more string) string {
 	}
 	return strings.Join(words, " ")
 }
+
+// RcptMax is the RCPTMAX= value of the LIMITS extension (RFC 9422 4.2):
+// the most recipients the server takes in one transaction; 0 when it
+// declares none.
+func (e Extensions) RcptMax() int {
+	for _, p := range strings.Fields(e.Param("LIMITS")) {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.EqualFold(k, "RCPTMAX") {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// TooManyRecipients reports whether r refuses a recipient because the
+// transaction has as many as the server takes (RFC 5321 4.5.3.1.10): the
+// rest go in another transaction.
+func TooManyRecipients(r Reply) bool {
+	if r.Code != 452 {
+		return false
+	}
+	if r.Enhanced == "4.5.3" {
+		return true
+	}
+	return strings.Contains(strings.ToLower(strings.Join(r.Lines, " ")), "too many recipients")
+}

@@ -159,3 +159,25 @@ func FuzzParseExtensions(f *testing.F) {
 		}
 	})
 }
+
+func TestRcptMaxAndTooMany(t *testing.T) {
+	for line, want := range map[string]int{
+		"LIMITS RCPTMAX=20 MAILMAX=5": 20, "LIMITS MAILMAX=5": 0, "LIMITS rcptmax=3": 3,
+		"LIMITS RCPTMAX=0": 0, "LIMITS RCPTMAX=x": 0, "SIZE 10": 0,
+	} {
+		if got := ParseExtensions([]string{"mx.test", line}).RcptMax(); got != want {
+			t.Errorf("%q: RcptMax %d, want %d", line, got, want)
+		}
+	}
+	for r, want := range map[*Reply]bool{
+		{Code: 452, Enhanced: "4.5.3"}:                          true,
+		{Code: 452, Lines: []string{"Too many recipients"}}:     true,
+		{Code: 452, Enhanced: "4.3.1", Lines: []string{"full"}}: false,
+		{Code: 451, Enhanced: "4.5.3"}:                          false,
+		{Code: 552, Lines: []string{"too many recipients"}}:     false,
+	} {
+		if got := TooManyRecipients(*r); got != want {
+			t.Errorf("%+v: %v", *r, got)
+		}
+	}
+}
