@@ -85,11 +85,21 @@ type Limits struct {
 	Errors         int           // bad commands before 421
 	NoProgress     int           // commands without progress (NOOP, RSET, VRFY, HELP, RCPT over the limit or refused for now) before 421
 	AuthFailures   int           // failed AUTH attempts before 421
-	AuthDelay      time.Duration // delay after a failed AUTH, doubling each time
+	AuthDelay      time.Duration // delay after a failed AUTH, doubling with each failure of the client address
 	CommandTimeout time.Duration // RFC 5321 4.5.3.2.7: 5 minutes to send a command
 	DataTimeout    time.Duration // the whole DATA or BDAT content
 	Connections    int           // in total
 	PerIP          int           // per client IP
+
+	// AuthFailuresPerIP failed AUTH attempts from one client address (an
+	// IPv6 /64) within AuthWindow, over any number of connections, and
+	// AUTH from it is answered 421 until AuthWindow has passed since its
+	// last failure (like Postfix's anvil and smtpd_client_auth_rate_limit).
+	// The address's failures also drive the AuthDelay doubling, so that
+	// reconnecting does not reset it.
+	AuthFailuresPerIP int
+	AuthWindow        time.Duration
+	AuthMaxDelay      time.Duration // the longest the AuthDelay grows
 }
 
 // DefaultLimits returns the limits a server has unless told otherwise.
@@ -108,6 +118,10 @@ func DefaultLimits() Limits {
 		DataTimeout:    10 * time.Minute,
 		Connections:    200,
 		PerIP:          50,
+
+		AuthFailuresPerIP: 10,
+		AuthWindow:        15 * time.Minute,
+		AuthMaxDelay:      30 * time.Second,
 	}
 }
 
@@ -139,6 +153,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.AuthDelay == 0 {
 		l.AuthDelay = d.AuthDelay
+	}
+	if l.AuthMaxDelay == 0 {
+		l.AuthMaxDelay = d.AuthMaxDelay
+	}
+	if l.AuthFailuresPerIP == 0 {
+		l.AuthFailuresPerIP = d.AuthFailuresPerIP
+	}
+	if l.AuthWindow == 0 {
+		l.AuthWindow = d.AuthWindow
 	}
 	if l.CommandTimeout == 0 {
 		l.CommandTimeout = d.CommandTimeout
@@ -188,6 +211,10 @@ type ServerOptions struct {
 	Hook       Hook
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Sleep waits out the delay after a failed AUTH and the Hook's delays;
+	// nil waits on a timer that Shutdown and Close cut short. Tests pass
+	// a recorder.
+	Sleep func(time.Duration)
 }
 
 // Server runs SMTP (or LMTP) sessions for a Backend.
@@ -201,7 +228,10 @@ type Server struct {
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	seq     atomic.Uint64
-	done    chan struct{}
+	auth    *authThrottle
+	// stop is closed by Shutdown and Close: it ends the delays of pause.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer returns a server; Serve runs it on listeners.
@@ -215,8 +245,31 @@ func NewServer(o ServerOptions) *Server {
 	if o.Hostname == "" {
 		o.Hostname = "localhost"
 	}
-	return &Server{o: o, lim: o.Limits.withDefaults(), lns: map[net.Listener]bool{}, conns: map[*conn]struct{}{}, perIP: map[string]int{}, done: make(chan struct{})}
+	lim := o.Limits.withDefaults()
+	return &Server{o: o, lim: lim, lns: map[net.Listener]bool{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
+		auth: newAuthThrottle(o.Now, lim.AuthWindow), stop: make(chan struct{})}
 }
+
+// pause waits d, through ServerOptions.Sleep when set; the default timer
+// ends early once the server is shutting down, so that a session held in
+// a delay does not hold up Shutdown.
+func (s *Server) pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if s.o.Sleep != nil {
+		s.o.Sleep(d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stop:
+	}
+}
+
+func (s *Server) stopDelays() { s.stopOnce.Do(func() { close(s.stop) }) }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("smtp: server closed")
@@ -325,6 +378,7 @@ func (s *Server) Conns() int {
 // lets sessions inside DATA finish, and waits for all sessions to end or
 // ctx to expire; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopDelays()
 	s.mu.Lock()
 	if s.closing.Swap(true) {
 		s.mu.Unlock()
@@ -351,6 +405,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
+	s.stopDelays()
 	s.mu.Lock()
 	s.closing.Store(true)
 	for ln := range s.lns {

@@ -178,7 +178,7 @@ func (c *conn) hook(stage string) bool {
 	d, r := c.s.o.Hook(stage)
 	if d > 0 {
 		c.flush()
-		time.Sleep(d)
+		c.s.pause(d)
 	}
 	if r == nil {
 		return false

@@ -3,6 +3,7 @@ package smtp
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -34,6 +35,12 @@ func (c *conn) handleAuth(cmd Command) error {
 	case c.st.TLS == nil && !c.s.o.AllowPlaintextAuth:
 		c.reply(538, "5.7.11", "Encryption required for requested authentication mechanism")
 		return c.countError()
+	}
+	if lim := c.s.lim.AuthFailuresPerIP; lim > 0 && c.s.auth.count(authKey(c.st.RemoteIP())) >= lim {
+		// Even the right password is refused now: a guesser must not
+		// learn that it found it.
+		c.s.o.Logger.Warn("auth refused: too many failures from the client address", "id", c.st.ID, "remote", c.st.Remote.String())
+		return c.tooManyAuthFailures()
 	}
 	mech, ir, hasIR := strings.Cut(cmd.Arg, " ")
 	var user string
@@ -98,22 +105,55 @@ func (c *conn) handleAuth(cmd Command) error {
 	}
 }
 
+// authFailed answers a failed exchange: 535 5.7.8 after a delay that
+// doubles with each failure of the client address (this connection's or,
+// across connections, the address's within Limits.AuthWindow, whichever is
+// more) up to Limits.AuthMaxDelay; 421 and the end of the session once
+// the connection or the address reaches its limit.
 func (c *conn) authFailed(user string, err error) error {
 	c.authFails++
-	c.s.o.Logger.Info("auth failed", "id", c.st.ID, "user", user, "remote", c.st.Remote.String(), "failures", c.authFails)
-	// Slow down guessing: the delay doubles with each failure.
-	d := c.s.lim.AuthDelay << (c.authFails - 1)
-	if d > 0 {
-		c.flush()
-		time.Sleep(d)
-	}
+	perIP := c.s.auth.fail(authKey(c.st.RemoteIP()))
+	c.s.o.Logger.Info("auth failed", "id", c.st.ID, "user", user, "remote", c.st.Remote.String(), "failures", c.authFails, "address_failures", perIP)
+	c.flush()
+	c.s.pause(authDelay(c.s.lim, max(c.authFails, perIP)))
 	if c.s.lim.AuthFailures > 0 && c.authFails >= c.s.lim.AuthFailures {
 		c.reply(421, "4.7.0", c.s.o.Hostname+" Too many failed authentications, closing connection")
 		c.flush()
 		return errClose
 	}
+	if lim := c.s.lim.AuthFailuresPerIP; lim > 0 && perIP >= lim {
+		return c.tooManyAuthFailures()
+	}
 	c.reply(535, "5.7.8", "Authentication credentials invalid")
 	return nil
+}
+
+// tooManyAuthFailures ends the session of a client address that failed
+// AUTH Limits.AuthFailuresPerIP times within Limits.AuthWindow.
+func (c *conn) tooManyAuthFailures() error {
+	c.reply(421, "4.7.0", c.s.o.Hostname+" Too many failed authentications from your address, try again later")
+	c.flush()
+	return errClose
+}
+
+// authDelay is the wait before answering the n-th failure: AuthDelay,
+// doubled for each earlier failure, at most AuthMaxDelay; none when
+// AuthDelay is negative (lifted).
+func authDelay(l Limits, n int) time.Duration {
+	if l.AuthDelay <= 0 || n < 1 {
+		return 0
+	}
+	d := l.AuthDelay
+	for i := 1; i < n && (l.AuthMaxDelay <= 0 || d < l.AuthMaxDelay); i++ {
+		if d > math.MaxInt64/2 {
+			break
+		}
+		d *= 2
+	}
+	if l.AuthMaxDelay > 0 && d > l.AuthMaxDelay {
+		d = l.AuthMaxDelay
+	}
+	return d
 }
 
 // loginServer is the LOGIN mechanism (draft-murchison-sasl-login): the

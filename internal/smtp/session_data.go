@@ -138,11 +138,7 @@ func (c *conn) handleData(cmd Command) error {
 			_, _ = io.Copy(io.Discard, dr)
 			injected = r
 		}
-		defer func() {
-			if d > 0 {
-				time.Sleep(d)
-			}
-		}()
+		defer c.s.pause(d)
 	}
 	if injected == nil {
 		statuses, backendErr = c.runData(dr)
@@ -329,7 +325,7 @@ func (c *conn) handleBDAT(cmd Command) error {
 	}
 	if delay > 0 {
 		c.flush()
-		time.Sleep(delay)
+		c.s.pause(delay)
 	}
 	if injected != nil {
 		c.repeat(*injected)
