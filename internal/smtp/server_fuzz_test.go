@@ -145,12 +145,15 @@ func FuzzDataReader(f *testing.F) {
 }
 
 // halfConn is the server end of a net.Pipe whose client has finished
-// sending: once input is done, reads see EOF while replies still flow.
+// sending: once input is done, reads see EOF while replies still flow. It
+// keeps a copy of what the server wrote.
 type halfConn struct {
 	net.Conn
 	eof    atomic.Bool
 	once   sync.Once
 	closed chan struct{}
+	mu     sync.Mutex
+	out    []byte
 }
 
 func (c *halfConn) Read(p []byte) (int, error) {
@@ -162,6 +165,20 @@ func (c *halfConn) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, err
+}
+
+func (c *halfConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.out = append(c.out, p...)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// wrote reports whether the server has written s so far.
+func (c *halfConn) wrote(s string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Contains(c.out, []byte(s))
 }
 
 // inputDone makes reads return EOF, also a read already waiting.
@@ -180,15 +197,28 @@ var (
 	fuzzCerts     *smtptest.Certs
 )
 
+// tlsReady is the server's reply to STARTTLS: after it only TLS may follow.
+const tlsReady = "220 2.0.0 Ready to start TLS"
+
 // fuzzSession runs one full session on net.Pipe with the client's bytes
 // data, and checks what came out: it ends when the input does, every reply
 // is well formed, no message holds a bare CR or LF, every stored message
-// was answered 250 and nothing is left running in the backend. mode bits:
-// 1 LMTP, 2 NoPipelining, 4 NoChunking.
-func fuzzSession(t *testing.T, mode uint8, data []byte) {
+// was answered 250, nothing is left running in the backend, and nothing
+// sent in clear after STARTTLS reaches the backend (a fuzzer cannot
+// complete a TLS handshake, so after the 220 the backend must hear no
+// more MAIL: CVE-2011-0411). mode bits: 1 LMTP, 2 NoPipelining, 4
+// NoChunking. It returns the replies and the backend.
+func fuzzSession(t *testing.T, mode uint8, data []byte) ([]byte, *recBackend) {
 	fuzzCertsOnce.Do(func() { fuzzCerts = smtptest.Cert(t) })
 	lmtp := mode&1 != 0
 	be := &recBackend{lmtp: lmtp, lmtpFail: "full@x"}
+	hc := &halfConn{closed: make(chan struct{})}
+	var afterTLS atomic.Bool
+	be.onMail = func() {
+		if hc.wrote(tlsReady) {
+			afterTLS.Store(true)
+		}
+	}
 	srv := NewServer(ServerOptions{
 		Hostname: "mx.test", Backend: be, TLS: fuzzCerts.Server, Auth: aliceAuth, AllowPlaintextAuth: true,
 		NoPipelining: mode&2 != 0, NoChunking: mode&4 != 0,
@@ -205,7 +235,7 @@ func fuzzSession(t *testing.T, mode uint8, data []byte) {
 	}()
 	client, server := net.Pipe()
 	defer client.Close()
-	hc := &halfConn{Conn: server, closed: make(chan struct{})}
+	hc.Conn = server
 	if !ln.connect(hc) {
 		t.Fatal("listener closed")
 	}
@@ -237,9 +267,15 @@ func fuzzSession(t *testing.T, mode uint8, data []byte) {
 		if strings.HasPrefix(line, "250 2.0.0 Ok: queued as") {
 			queued++
 		}
-		if strings.HasPrefix(line, "220 2.0.0 Ready to start TLS") {
+		if strings.HasPrefix(line, tlsReady) {
+			if len(rest) > 0 && (rest[0] < 0x14 || rest[0] > 0x17) {
+				t.Fatalf("%q after %q is not a TLS record", rest, line)
+			}
 			break // the rest is TLS
 		}
+	}
+	if afterTLS.Load() {
+		t.Fatalf("the backend saw MAIL after %q: plaintext sent behind STARTTLS was executed", tlsReady)
 	}
 	if n := be.active.Load(); n != 0 {
 		t.Fatalf("%d Data calls still running after the session ended", n)
@@ -253,9 +289,10 @@ func fuzzSession(t *testing.T, mode uint8, data []byte) {
 			t.Fatalf("delivered %q", m.Body)
 		}
 	}
-	if !lmtp && !bytes.Contains(replies, []byte("Ready to start TLS")) && queued != len(msgs) {
+	if !lmtp && !bytes.Contains(replies, []byte(tlsReady)) && queued != len(msgs) {
 		t.Fatalf("%d messages stored, %d answered 250", len(msgs), queued)
 	}
+	return replies, be
 }
 
 // FuzzServerSession feeds arbitrary client bytes to a full session.
@@ -274,6 +311,6 @@ func FuzzServerSession(f *testing.F) {
 	}
 	f.Add(uint8(1), []byte("LHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<full@x>\r\nDATA\r\nx\r\n.\r\n"))
 	f.Fuzz(func(t *testing.T, mode uint8, data []byte) {
-		fuzzSession(t, mode, data)
+		_, _ = fuzzSession(t, mode, data)
 	})
 }

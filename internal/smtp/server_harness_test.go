@@ -42,6 +42,7 @@ type recBackend struct {
 
 	lmtp     bool   // sessions implement LMTPSession
 	lmtpFail string // LMTPData fails this recipient
+	onMail   func() // called on every MAIL the backend sees, if set
 
 	active   atomic.Int32 // Data calls in progress
 	sessions atomic.Int32 // sessions not yet logged out
@@ -79,6 +80,9 @@ type recSess struct {
 func (s *recSess) Mail(from string, _ *PathArg) error {
 	if strings.HasPrefix(from, "panic-mail") {
 		panic("backend panic in Mail")
+	}
+	if s.b.onMail != nil {
+		s.b.onMail()
 	}
 	s.b.mu.Lock()
 	s.b.mails = append(s.b.mails, from)
