@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/smtpkit/smtpkit/internal/message"
 )
@@ -61,6 +62,15 @@ type Reader interface {
 	Next() (*Row, error)
 }
 
+// Positioner is a Reader that knows how far into its input it is: Offset
+// is the number of input octets up to the end of the last row returned (the
+// CSV header included). It is safe to call from any goroutine, while
+// another calls Next; progress displays use it. The readers of NewReader
+// are Positioners.
+type Positioner interface {
+	Offset() int64
+}
+
 // NewReader returns a streaming reader of r in format f.
 func NewReader(r io.Reader, f Format) (Reader, error) {
 	switch f {
@@ -79,11 +89,18 @@ func NewReader(r io.Reader, f Format) (Reader, error) {
 		for i, h := range head {
 			cols[i] = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		}
-		return &csvReader{r: cr, cols: cols}, nil
+		c := &csvReader{r: cr, cols: cols}
+		c.off.Store(cr.InputOffset())
+		return c, nil
 	case FormatJSONL:
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), maxLine)
-		return &jsonlReader{sc: sc}, nil
+		j := &jsonlReader{sc: bufio.NewScanner(r)}
+		j.sc.Buffer(make([]byte, 64<<10), maxLine)
+		j.sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+			adv, tok, err := bufio.ScanLines(data, atEOF)
+			j.read += int64(adv)
+			return adv, tok, err
+		})
+		return j, nil
 	}
 	return nil, fmt.Errorf("unknown batch format %q", f)
 }
@@ -104,10 +121,14 @@ type csvReader struct {
 	r    *csv.Reader
 	cols []string
 	n    int
+	off  atomic.Int64
 }
+
+func (c *csvReader) Offset() int64 { return c.off.Load() }
 
 func (c *csvReader) Next() (*Row, error) {
 	rec, err := c.r.Read()
+	c.off.Store(c.r.InputOffset())
 	if errors.Is(err, io.EOF) {
 		return nil, io.EOF
 	}
@@ -134,11 +155,16 @@ func (c *csvReader) Next() (*Row, error) {
 }
 
 type jsonlReader struct {
-	sc *bufio.Scanner
-	n  int
+	sc   *bufio.Scanner
+	n    int
+	read int64        // octets consumed by the scanner's lines (Next's goroutine only)
+	off  atomic.Int64 // read, published after each row
 }
 
+func (j *jsonlReader) Offset() int64 { return j.off.Load() }
+
 func (j *jsonlReader) Next() (*Row, error) {
+	defer func() { j.off.Store(j.read) }()
 	for j.sc.Scan() {
 		line := strings.TrimSpace(j.sc.Text())
 		if line == "" {

@@ -30,6 +30,34 @@ const (
 	ExitConfig      = 78
 )
 
+// exitStatuses says what every exit code means (DESIGN.md section 4), for
+// the EXIT STATUS section of the man pages.
+var exitStatuses = []struct {
+	Code    int
+	Meaning string
+}{
+	{ExitOK, "everything asked for succeeded"},
+	{ExitFindings, "probe or mx ran, and findings reached --fail-on"},
+	{ExitUsage, "usage: a bad flag or argument"},
+	{ExitData, "data: a malformed message or address"},
+	{ExitNoInput, "an input file is missing or unreadable"},
+	{ExitNoUser, "a recipient was rejected as unknown (X.1.1), even if others were accepted"},
+	{ExitNoHost, "no such host or domain: NXDOMAIN, no MX and no address, null MX"},
+	{ExitUnavailable, "permanent failure: another 5xx reply, required TLS missing, a certificate rejected by policy"},
+	{ExitSoftware, "internal error"},
+	{ExitCantCreat, "cannot create a file in the maildir or spool"},
+	{ExitIOErr, "I/O error"},
+	{ExitTempFail, "temporary failure: any 4xx reply, connection refused or timed out, DNS SERVFAIL; retry later"},
+	{ExitProtocol, "protocol error: a malformed reply, a TLS handshake failure"},
+	{ExitNoPerm, "permission: authentication failed (535, 530), an X.7.x policy rejection"},
+	{ExitConfig, "configuration error"},
+}
+
+// exitStatusNotes follows the table.
+const exitStatusNotes = `With several recipients or domains, the most severe outcome wins (any
+permanent failure beats 75, and 75 beats 0), and --format json lists every
+outcome. probe --nagios exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN instead.`
+
 // UsageError is a bad flag or argument (exit 64).
 type UsageError struct{ Msg string }
 

@@ -176,6 +176,8 @@ every entry with its full per-recipient state.
 EXIT STATUS
   0 listed (also when the spool is empty); 64 usage; 73 cannot create the
   spool; 74 I/O error on the spool; 78 configuration error.`,
+		Example: `  smtpkit relay queue
+  smtpkit relay queue --format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
@@ -194,6 +196,8 @@ func newRelayRetryCmd(g *globals, o *RelayOptions) *cobra.Command {
 EXIT STATUS
   0 done; 64 usage; 66 no message with that ID; 74 I/O error on the spool;
   75 the message is being delivered by a flush right now.`,
+		Example: `  smtpkit relay retry 01JD2Q4W8ZK3M5N7P9R1T3V5X7
+  smtpkit relay retry --all && smtpkit relay flush`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 			return runRelayRetry(cmd.Context(), g, o, args)
@@ -213,6 +217,8 @@ spool. No bounce is sent.
 EXIT STATUS
   0 removed; 64 usage; 66 no message with that ID; 74 I/O error on the spool;
   75 the message is being delivered by a flush right now.`,
+		Example: `  smtpkit relay remove 01JD2Q4W8ZK3M5N7P9R1T3V5X7
+  smtpkit relay remove --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
 			return runRelayRemove(cmd.Context(), g, o, args)

@@ -133,6 +133,12 @@ retries and receives mail into maildir, in one binary.
 
 Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 --format json prints one JSON document.`,
+		Example: `  smtpkit send --server mail.example.com --from me@example.com --to you@example.net -v
+  smtpkit probe mx.example.com
+  smtpkit mx --records spf,dmarc,mta-sts example.com
+  smtpkit relay flush -q
+  smtpkit serve --maildir ./maildir
+  smtpkit send --help`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -153,13 +159,22 @@ Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 	f.BoolVarP(&g.ipv4, "ipv4", "4", false, "use IPv4 only")
 	f.BoolVarP(&g.ipv6, "ipv6", "6", false, "use IPv6 only")
 	root.MarkFlagsMutuallyExclusive("ipv4", "ipv6")
-	_ = root.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return g.profileNames(), cobra.ShellCompDirectiveNoFileComp
+	_ = root.RegisterFlagCompletionFunc("profile", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, n := range g.profileNames() {
+			if strings.HasPrefix(n, prefix) {
+				names = append(names, n)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
 	})
 	_ = root.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "jsonl"))
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
 
 	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g), newSendmailCmd(g))
+	root.AddCommand(newGenCmd(g))
+	root.InitDefaultCompletionCmd()
+	completionExamples(root)
 	return root
 }
 
@@ -231,14 +246,12 @@ func (g *globals) loadConfig() (config.Settings, error) {
 	return s, nil
 }
 
-// profileNames lists profiles for shell completion without running any
-// password command.
+// profileNames lists profiles for shell completion. It only parses the
+// config file (--config, SMTPKIT_CONFIG or the default path): no password
+// command runs, no password file is read, and an unreadable or invalid file
+// completes nothing.
 func (g *globals) profileNames() []string {
-	path := g.configPath
-	if path == "" {
-		path, _ = g.env.LookupEnv("SMTPKIT_CONFIG")
-	}
-	f, err := config.Load(path)
+	f, err := config.LoadEnv(g.configPath, g.env.LookupEnv)
 	if err != nil {
 		return nil
 	}

@@ -81,9 +81,13 @@ EXIT STATUS
 func newSendmailCmd(g *globals) *cobra.Command {
 	o := &SendmailOptions{Mode: sendmail.ModeDeliver}
 	cmd := &cobra.Command{
-		Use:                "sendmail [option ...] [recipient ...]",
-		Short:              "sendmail-compatible interface to the relay (also as 'sendmail' and 'mailq')",
-		Long:               sendmailHelp,
+		Use:   "sendmail [option ...] [recipient ...]",
+		Short: "sendmail-compatible interface to the relay (also as 'sendmail' and 'mailq')",
+		Long:  sendmailHelp,
+		Example: `  printf 'To: ops@example.com\nSubject: nightly\n\nall good\n' | sendmail -t -i -f root
+  sendmail -bp                # = mailq = smtpkit relay queue
+  sendmail -q                 # = smtpkit relay flush --all
+  ln -s "$(command -v smtpkit)" /usr/sbin/sendmail`,
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -17,7 +17,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print version, commit and Go version",
-		Args:  noArgs,
+		Example: `  smtpkit version
+  smtpkit version --format json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runVersion(cmd.Context(), g, opts)
 		},

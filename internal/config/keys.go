@@ -190,6 +190,30 @@ func (f *field) valueError(key, raw, where string, err error) string {
 
 func envName(key string) string { return "SMTPKIT_" + strings.ToUpper(key) }
 
+// EnvVar is one SMTPKIT_* variable that sets a config key (see [FromEnv]).
+type EnvVar struct {
+	Name  string // SMTPKIT_SERVER
+	Key   string // the config key it sets: server
+	Alias string // a second accepted name (SMTPKIT_HELO for SMTPKIT_EHLO), or ""
+}
+
+// EnvVars lists the SMTPKIT_* variables [FromEnv] reads, in the order of the config keys, for
+// documentation (the man pages) and for tests that check it.
+func EnvVars() []EnvVar {
+	var vs []EnvVar
+	for _, f := range fields {
+		if f.noEnv {
+			continue
+		}
+		v := EnvVar{Name: envName(f.key), Key: f.key}
+		if f.alias != "" {
+			v.Alias = envName(f.alias)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
 // FromEnv returns the settings given by SMTPKIT_<KEY> variables, one per key of the config
 // file in upper case (SMTPKIT_SERVER, SMTPKIT_TLS, SMTPKIT_PASSWORD_FILE, SMTPKIT_TIMEOUT,
 // ...; SMTPKIT_HELO is accepted for SMTPKIT_EHLO, which wins when both are set). An empty
