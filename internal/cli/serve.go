@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -59,6 +60,7 @@ type ServeOptions struct {
 	MaxConnections int
 	MaxPerIP       int
 	GreetDelay     time.Duration
+	DataTimeout    time.Duration
 	NoPipelining   bool
 	NoChunking     bool
 	AuthDelay      time.Duration
@@ -83,7 +85,11 @@ Testing aids: --sink accepts and discards; --reply STAGE=CODE[:TEXT] and
 --max-messages N exits after N messages.
 
 SIGINT or SIGTERM stops accepting, lets transactions inside DATA finish within
---grace, answers 421 to the rest and exits 0.
+--grace, answers 421 to the rest and exits 0. SIGUSR1 logs one "stats" line:
+open sessions, goroutines, messages accepted.
+
+Timeouts: --timeout bounds each command (default 5m, RFC 5321 4.5.3.2.7) and
+--data-timeout the whole DATA or BDAT content, however slowly it trickles in.
 
 Log lines go to stderr (--log-format text|json).
 
@@ -132,6 +138,7 @@ EXIT STATUS
 	f.IntVar(&o.MaxConnections, "max-connections", 200, "simultaneous connections")
 	f.IntVar(&o.MaxPerIP, "max-per-ip", 50, "simultaneous connections per client IP")
 	f.DurationVar(&o.GreetDelay, "greet-delay", 0, "wait before the greeting and refuse clients that talk first")
+	f.DurationVar(&o.DataTimeout, "data-timeout", 10*time.Minute, "time for the whole content of one DATA or BDAT transaction")
 	f.BoolVar(&o.NoPipelining, "no-pipelining", false, "do not offer PIPELINING (and refuse clients that pipeline)")
 	f.BoolVar(&o.NoChunking, "no-chunking", false, "do not offer CHUNKING/BDAT")
 	f.DurationVar(&o.AuthDelay, "auth-delay", time.Second, "delay after a failed AUTH, doubling with each failure")
@@ -149,7 +156,11 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	if err := oneOf("log-format", o.LogFormat, "text", "json"); err != nil {
 		return err
 	}
-	log := newServeLogger(g, o.LogFormat)
+	level := slog.LevelInfo
+	if g.quiet {
+		level = slog.LevelWarn
+	}
+	log := newServeLogger(g.env.Stderr, o.LogFormat, level)
 	maxSize, err := parseSize(o.MaxSize)
 	if err != nil {
 		return usageErrorf("--max-size %q: %v", o.MaxSize, err)
@@ -223,6 +234,10 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	if g.timeout > 0 {
 		lim.CommandTimeout = g.timeout
 	}
+	if o.DataTimeout <= 0 {
+		return usageErrorf("--data-timeout must be positive")
+	}
+	lim.DataTimeout = o.DataTimeout
 	if o.AuthDelay == 0 {
 		lim.AuthDelay = -1
 	}
@@ -265,6 +280,10 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 			return err
 		}
 	}
+	// Installed before anything says ready: SIGUSR1's default action
+	// would end the process.
+	stopStats := logStatsOnSignal(newServeLogger(g.env.Stderr, o.LogFormat, slog.LevelInfo), srv, be)
+	defer stopStats()
 	var ready []string
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
@@ -309,16 +328,12 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	return nil
 }
 
-func newServeLogger(g *globals, format string) *slog.Logger {
-	level := slog.LevelInfo
-	if g.quiet {
-		level = slog.LevelWarn
-	}
+func newServeLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(g.env.Stderr, ho))
+		return slog.New(slog.NewJSONHandler(w, ho))
 	}
-	return slog.New(slog.NewTextHandler(g.env.Stderr, ho))
+	return slog.New(slog.NewTextHandler(w, ho))
 }
 
 // listenAddr listens on host:port or unix:/path (a path starting with "/"
