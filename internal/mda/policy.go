@@ -36,19 +36,28 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text) }
 
-// Route returns the maildir for addr, or a refusal.
+// Route returns the maildir for addr, or a refusal. A recipient whose
+// local part routes elsewhere (the "%" hack, a bang path, an "@" inside
+// quotes) is refused as relaying (550 5.7.1) whatever the domain, since a
+// server behind this one might honour it. Domains and local parts are
+// compared with ASCII case folding only: a Unicode look-alike (the Kelvin
+// sign for "k") is another name, not a spelling of a served one.
 func (p *Policy) Route(addr string) (string, *Refusal) {
 	local, domain, ok := splitAddr(addr)
 	if !ok {
 		return "", &Refusal{501, "5.1.3", "Bad recipient address syntax"}
 	}
-	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if routed(local) {
+		// RFC 5321 3.6.2 and 2.3.4: serve is not a relay, in any spelling.
+		return "", &Refusal{550, "5.7.1", "Relay access denied: routing in the local part (%, ! or @) is not accepted"}
+	}
+	domain = asciiLower(strings.TrimSuffix(domain, "."))
 	if len(p.Domains) > 0 && !p.hasDomain(domain) {
 		// RFC 5321 3.6.2: serve is not a relay.
 		return "", &Refusal{550, "5.7.1", "Relay access denied: this server does not accept mail for " + domain}
 	}
 	for _, l := range p.candidates(local) {
-		if dir, ok := p.Mailboxes[strings.ToLower(l)+"@"+domain]; ok {
+		if dir, ok := p.Mailboxes[asciiLower(l)+"@"+domain]; ok {
 			return dir, nil
 		}
 	}
@@ -65,11 +74,24 @@ func (p *Policy) Route(addr string) (string, *Refusal) {
 
 func (p *Policy) hasDomain(d string) bool {
 	for _, x := range p.Domains {
-		if strings.EqualFold(x, d) {
+		if asciiLower(x) == d {
 			return true
 		}
 	}
 	return false
+}
+
+// asciiLower lower-cases A to Z only. strings.ToLower and EqualFold also
+// fold some non-ASCII letters onto ASCII ones (U+212A KELVIN SIGN to "k",
+// U+017F LONG S to "s"), which would let a look-alike name match a served
+// domain or mailbox.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // candidates returns the local part and, with subaddressing, the part
@@ -84,22 +106,26 @@ func (p *Policy) candidates(local string) []string {
 	return out
 }
 
-// splitAddr splits at the last "@" that is outside quotes; the checks that
-// matter for safety are elsewhere: addresses never become paths.
+// splitAddr splits at the last "@" (a domain never holds one); the checks
+// that matter for safety are elsewhere: addresses never become paths.
 func splitAddr(addr string) (local, domain string, ok bool) {
 	i := strings.LastIndexByte(addr, '@')
 	if i <= 0 || i == len(addr)-1 {
 		return "", "", false
 	}
 	local, domain = addr[:i], addr[i+1:]
-	if strings.ContainsAny(domain, "@/\\\x00 ") || strings.ContainsAny(local, "\x00\r\n") {
-		return "", "", false
-	}
-	// Routing tricks never relay: "%" hack, bang paths, a second "@".
-	if strings.ContainsAny(strings.Trim(local, `"`), "%!@") {
+	if strings.ContainsAny(domain, "/\\\x00 ") || strings.ContainsAny(local, "\x00\r\n") {
 		return "", "", false
 	}
 	return local, domain, true
+}
+
+// routed reports a local part that names another destination: the "%"
+// hack (user%other@here), a bang path (other!user@here), or an "@",
+// quoted or escaped ("user@other"@here). RFC 5321 2.3.11 leaves the
+// local part to the destination, and some still read these as routes.
+func routed(local string) bool {
+	return strings.ContainsAny(local, "%!@")
 }
 
 // ParseMailbox parses "--mailbox ADDR=DIR".

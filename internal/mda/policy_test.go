@@ -8,8 +8,8 @@ import (
 
 func TestPolicyRoute(t *testing.T) {
 	p := &Policy{
-		Domains:   []string{"example.com", "Example.ORG"},
-		Mailboxes: map[string]string{"alice@example.com": "/m/alice", "@example.org": "/m/org"},
+		Domains:   []string{"example.com", "Example.ORG", "mask.test"},
+		Mailboxes: map[string]string{"alice@example.com": "/m/alice", "kim@example.com": "/m/kim", "@example.org": "/m/org", "@mask.test": "/m/mask"},
 		Default:   "/m/default",
 		Separator: "+",
 	}
@@ -28,11 +28,35 @@ func TestPolicyRoute(t *testing.T) {
 		// Never a relay (RFC 5321 3.6.2): foreign domains and every
 		// routing trick people try on open-relay tests.
 		{"bob@example.net", "", 550, "5.7.1"},
-		{"bob%example.net@example.com", "", 501, "5.1.3"},
-		{"example.net!bob@example.com", "", 501, "5.1.3"},
-		{`"bob@example.net"@example.com`, "", 501, "5.1.3"},
-		{"bob@example.net@example.com", "", 501, "5.1.3"},
+		{"bob@example.net.", "", 550, "5.7.1"},
+		{"bob@EXAMPLE.NET", "", 550, "5.7.1"},
+		{"bob@[192.0.2.1]", "", 550, "5.7.1"},
+		{"bob@[IPv6:2001:db8::1]", "", 550, "5.7.1"},
+		{"alice@sub.example.com", "", 550, "5.7.1"},
+		{"alice@example.com..", "", 550, "5.7.1"},
+		{"alice@example.com%example.net", "", 550, "5.7.1"},
+		{"bob%example.net@example.com", "", 550, "5.7.1"},
+		{"alice%example.com@example.com", "", 550, "5.7.1"},
+		{"example.net!bob@example.com", "", 550, "5.7.1"},
+		{`"bob@example.net"@example.com`, "", 550, "5.7.1"},
+		{`"bob%example.net"@example.com`, "", 550, "5.7.1"},
+		{`bob\@example.net@example.com`, "", 550, "5.7.1"},
+		{"bob@example.net@example.com", "", 550, "5.7.1"},
+		// Unicode look-alikes of a served name are other names: the
+		// Kelvin sign and the long s fold to "k" and "s" in Unicode but
+		// not here; Cyrillic "а" and fullwidth letters never did.
+		{"x@mask.test", "/m/mask", 0, ""},
+		{"x@MASK.Test", "/m/mask", 0, ""},
+		{"x@ma\u017fk.test", "", 550, "5.7.1"},
+		{"x@mas\u212a.test", "", 550, "5.7.1"},
+		{"KIM@example.com", "/m/kim", 0, ""},
+		{"\u212aim@example.com", "", 550, "5.1.1"},
+		{"alice@exam\u0440le.com", "", 550, "5.7.1"},
+		{"alice@\uff45xample.com", "", 550, "5.7.1"},
+		{"alice@example.com\u200b", "", 550, "5.7.1"},
+		{"alice\uff20example.net@example.com", "", 550, "5.1.1"},
 		{"bob@exa/mple.com", "", 501, "5.1.3"},
+		{"bob@exa\\mple.com", "", 501, "5.1.3"},
 		{"bob@", "", 501, "5.1.3"},
 		{"@example.com", "", 501, "5.1.3"},
 		{"a\x00b@example.com", "", 501, "5.1.3"},
@@ -54,6 +78,13 @@ func TestPolicyRoute(t *testing.T) {
 	open := &Policy{Default: "/m/all"}
 	if dir, ref := open.Route("anyone@anywhere.example"); ref != nil || dir != "/m/all" {
 		t.Errorf("without --domain every recipient goes to the default: %q %v", dir, ref)
+	}
+	// Even then a routed local part is not taken: a relay behind the
+	// maildir's reader could honour it.
+	for _, a := range []string{"bob%example.net@anywhere.example", "example.net!bob@anywhere.example", `"bob@example.net"@anywhere.example`} {
+		if dir, ref := open.Route(a); ref == nil || ref.Code != 550 || ref.Enhanced != "5.7.1" || dir != "" {
+			t.Errorf("without --domain, %q: %q %v, want 550 5.7.1", a, dir, ref)
+		}
 	}
 }
 
