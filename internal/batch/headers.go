@@ -13,18 +13,10 @@ import (
 // Message-ID should be present), as a submission server would (RFC 6409
 // 8.2, 8.3). domain names the Message-ID's right-hand side.
 func addMissingHeaders(msg []byte, now time.Time, domain string) []byte {
-	head := msg
-	if i := bytes.Index(msg, []byte("\n\n")); i >= 0 {
-		head = msg[:i+1]
-	}
-	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
-		head = head[:i+2]
-	}
 	hasDate, hasID := false, false
-	for _, line := range strings.Split(string(head), "\n") {
-		l := strings.ToLower(line)
-		hasDate = hasDate || strings.HasPrefix(l, "date:")
-		hasID = hasID || strings.HasPrefix(l, "message-id:")
+	for _, name := range headerNames(msg) {
+		hasDate = hasDate || strings.EqualFold(name, "Date")
+		hasID = hasID || strings.EqualFold(name, "Message-ID")
 	}
 	var pre strings.Builder
 	if !hasDate {
@@ -42,4 +34,41 @@ func addMissingHeaders(msg []byte, now time.Time, domain string) []byte {
 		return msg
 	}
 	return append([]byte(pre.String()), msg...)
+}
+
+// headerNames returns the field names of msg's header section as a
+// receiver reads it: lines up to the first empty one (CRLF or LF line
+// ends), a line starting with WSP continuing the field before it, and a
+// line that is neither ending the section, as in Postfix's cleanup. A
+// message that starts with an empty line has no header fields; a "Date:"
+// in its body does not count. The name is 1*ftext, printable US-ASCII
+// except ":" (RFC 5322 3.6.8), with the WSP before the colon of the
+// obsolete syntax (4.5) allowed.
+func headerNames(msg []byte) []string {
+	var names []string
+	for rest := msg; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(names) == 0 {
+				break
+			}
+			continue
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimRight(name, " \t")
+		if !ok || len(name) == 0 || bytes.IndexFunc(name, func(r rune) bool { return r < 33 || r > 126 }) >= 0 {
+			break
+		}
+		names = append(names, string(name))
+	}
+	return names
 }
