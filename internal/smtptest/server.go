@@ -62,7 +62,7 @@ type ServerOptions struct {
 	Inject      string // bytes sent in the same write right after the STARTTLS 220
 
 	User, Password string   // the only credentials AUTH accepts; default "user", "secret"
-	AuthMechs      []string // default PLAIN, LOGIN, CRAM-MD5
+	AuthMechs      []string // default PLAIN, LOGIN, CRAM-MD5; XOAUTH2 is known too
 	NoAuth         bool     // do not offer AUTH
 	AuthNeedsTLS   bool     // offer and accept AUTH only inside TLS (538 before)
 	RequireTLS     bool     // MAIL before STARTTLS is refused with 530
@@ -75,6 +75,11 @@ type ServerOptions struct {
 	RejectRcpt map[string]string // recipient address -> reply line, e.g. "550 5.1.1 no such user"
 	DataReply  string            // reply line to the end of content; default "250 2.0.0 Ok: queued as QN"
 	Fault      Fault
+	// FaultAfter holds the Fault back until the server has accepted this
+	// many messages (over all sessions); from then on each session meets
+	// it once, which makes a server that fails in the middle of a session
+	// and keeps failing.
+	FaultAfter int
 
 	Timeout time.Duration // bound on each read and write; default StepTimeout
 }
@@ -154,6 +159,12 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.messages)
+}
+
+func (s *Server) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.messages)
 }
 
 // Sessions returns how many connections the server has accepted.
@@ -327,6 +338,9 @@ func (ss *session) without(kw string) bool {
 func (ss *session) fault(at Stage) (done bool, err error) {
 	f := ss.srv.opts.Fault
 	if f.At != at || ss.faulted {
+		return false, nil
+	}
+	if n := ss.srv.opts.FaultAfter; n > 0 && ss.srv.accepted() < n {
 		return false, nil
 	}
 	ss.faulted = true

@@ -17,8 +17,9 @@ var (
 	errBase64    = errors.New("bad base64")
 )
 
-// auth runs AUTH (RFC 4954) for PLAIN (RFC 4616), LOGIN and CRAM-MD5
-// (RFC 2195) against the server's one user.
+// auth runs AUTH (RFC 4954) for PLAIN (RFC 4616), LOGIN, CRAM-MD5
+// (RFC 2195) and XOAUTH2 (the password is the token) against the server's
+// one user.
 func (ss *session) auth(arg string) error {
 	o := &ss.srv.opts
 	mech, ir, hasIR := strings.Cut(strings.TrimSpace(arg), " ")
@@ -111,6 +112,28 @@ func (ss *session) exchange(mech string, initial []byte) (user string, ok bool, 
 			return "", false, err
 		}
 		return string(u), string(u) == o.User && string(p) == o.Password, nil
+	case "XOAUTH2":
+		// "user=U^Aauth=Bearer T^A^A"; a refusal is a 334 with a JSON
+		// error, answered by the client with an empty line, then 535.
+		resp, err := respond("")
+		if err != nil {
+			return "", false, err
+		}
+		var u, token string
+		for _, f := range strings.Split(string(resp), "\x01") {
+			if v, ok := strings.CutPrefix(f, "user="); ok {
+				u = v
+			} else if v, ok := strings.CutPrefix(f, "auth=Bearer "); ok {
+				token = v
+			}
+		}
+		if u == o.User && token == o.Password {
+			return u, true, nil
+		}
+		if _, err := ss.challenge([]byte(`{"status":"401","schemes":"bearer"}`)); err != nil {
+			return "", false, err
+		}
+		return u, false, nil
 	case "CRAM-MD5":
 		if len(initial) > 0 {
 			return "", false, nil

@@ -229,9 +229,25 @@ func TestServerAuth(t *testing.T) {
 			c.expect("503 5.5.1")
 		}},
 	}
+	xoauth2 := func(user, token string) string { return b64("user=" + user + "\x01auth=Bearer " + token + "\x01\x01") }
+	tests = append(tests, []struct {
+		name string
+		run  func(c *rawClient)
+	}{
+		{"XOAUTH2", func(c *rawClient) { c.send("AUTH XOAUTH2 " + xoauth2("user", "secret")); c.expect("235 2.7.0") }},
+		{"XOAUTH2 wrong token", func(c *rawClient) {
+			c.send("AUTH XOAUTH2 " + xoauth2("user", "nope"))
+			r := c.expect("334 ")
+			if js, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(r, "334 ")); !strings.Contains(string(js), `"status":"401"`) {
+				c.t.Fatalf("error challenge %q", js)
+			}
+			c.send("")
+			c.expect("535 5.7.8")
+		}},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewServer(t, ServerOptions{})
+			s := NewServer(t, ServerOptions{AuthMechs: []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"}})
 			c := dial(t, s)
 			c.reply()
 			c.send("EHLO c")
@@ -421,5 +437,39 @@ func TestServerFaults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestServerFaultAfter: with FaultAfter the fault waits until the server
+// has accepted that many messages, then strikes mid-session, and again
+// once in every later session.
+func TestServerFaultAfter(t *testing.T) {
+	s := NewServer(t, ServerOptions{Fault: Fault{At: AtMail, Action: Reply421}, FaultAfter: 2})
+	c := dial(t, s)
+	c.expect("220")
+	c.send("EHLO c")
+	c.expect("250-")
+	for i := 0; i < 2; i++ {
+		c.send("MAIL FROM:<a@example.org>", "RCPT TO:<b@example.org>", "DATA")
+		for _, w := range []string{"250", "250", "354"} {
+			c.expect(w)
+		}
+		c.send("x", ".")
+		c.expect("250 2.0.0")
+	}
+	c.send("MAIL FROM:<a@example.org>")
+	c.expect("421 4.3.2")
+	c.eof()
+	for i := 0; i < 2; i++ {
+		c = dial(t, s)
+		c.expect("220")
+		c.send("EHLO c")
+		c.expect("250-")
+		c.send("MAIL FROM:<a@example.org>")
+		c.expect("421 4.3.2")
+		c.eof()
+	}
+	if n := len(s.Messages()); n != 2 {
+		t.Errorf("%d messages, want 2", n)
 	}
 }
