@@ -171,7 +171,7 @@ Results go to stdout, diagnostics to stderr. Piped output is plain and stable;
 	_ = root.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "jsonl"))
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
 
-	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g), newSendmailCmd(g))
+	root.AddCommand(newSendCmd(g), newProbeCmd(g), newMxCmd(g), newServeCmd(g), newRelayCmd(g), newVersionCmd(g), newSendmailCmd(g), newDemoCmd(g))
 	root.AddCommand(newGenCmd(g))
 	root.InitDefaultCompletionCmd()
 	completionExamples(root)
