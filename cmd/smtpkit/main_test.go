@@ -61,6 +61,9 @@
 //	                          $DNSMASQ (see dnsmasq_test.go)
 //	dsn-check SRC             a bounce parsed as RFC 3464; its fields on
 //	                          stdout (see relay_test.go)
+//	json FILE [PATH...]       FILE parsed as one JSON document; each PATH
+//	                          (keys and indexes joined by dots, ".#" for
+//	                          a length) printed as PATH=VALUE (see json_test.go)
 //
 // Every wait is a bounded number of polls: a bound on how long to look,
 // never an assertion about speed.
@@ -157,5 +160,6 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"mta-sts-server":  cmdMTASTSServer,
 		"dnsmasq":         cmdDnsmasq,
 		"dsn-check":       cmdDSNCheck,
+		"json":            cmdJSON,
 	}
 }
