@@ -72,7 +72,7 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 	var b bytes.Buffer
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
 	w("From: Mail Delivery System <MAILER-DAEMON@%s>", s.host)
-	w("To: <%s>", e.Sender)
+	w("To: <%s>", oneLine(e.Sender))
 	w("Subject: %s", subject)
 	w("Date: %s", date)
 	w("Message-ID: <%s.%s@%s>", e.ID, hex.EncodeToString(rnd[:4]), s.host)
@@ -112,9 +112,9 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 	w("")
 	for _, r := range rcpts {
 		if r.Expired {
-			w("<%s>: delivery time expired after %s; last error: %s", r.Addr, s.age, ascii(r.Reason, maxFieldText))
+			w("<%s>: delivery time expired after %s; last error: %s", oneLine(r.Addr), s.age, ascii(r.Reason, maxFieldText))
 		} else {
-			w("<%s>: %s", r.Addr, ascii(r.Reason, maxFieldText))
+			w("<%s>: %s", oneLine(r.Addr), ascii(r.Reason, maxFieldText))
 		}
 	}
 	w("")
@@ -136,11 +136,11 @@ func (s *Spool) report(e *Entry, rcpts []*Recipient, action Action, now time.Tim
 		if r.ORcpt != "" {
 			w("Original-Recipient: rfc822; %s", ascii(r.ORcpt, maxFieldText)) // RFC 3464 2.3.1
 		}
-		w("Final-Recipient: rfc822; %s", r.Addr) // RFC 3464 2.3.2
-		w("Action: %s", action)                  // RFC 3464 2.3.3
-		w("Status: %s", dsnStatus(r, action))    // RFC 3464 2.3.4
+		w("Final-Recipient: rfc822; %s", oneLine(r.Addr)) // RFC 3464 2.3.2
+		w("Action: %s", action)                           // RFC 3464 2.3.3
+		w("Status: %s", dsnStatus(r, action))             // RFC 3464 2.3.4
 		if r.RemoteMTA != "" {
-			w("Remote-MTA: dns; %s", r.RemoteMTA) // RFC 3464 2.3.5
+			w("Remote-MTA: dns; %s", oneLine(r.RemoteMTA)) // RFC 3464 2.3.5
 		}
 		if r.Code != 0 {
 			// RFC 3464 2.3.6: the SMTP reply, diagnostic-type "smtp".
@@ -228,7 +228,7 @@ func hasEight(b []byte) bool {
 // dsnStatus is the RFC 3463 code for a recipient: its enhanced code when
 // the class fits the action, otherwise one derived from the reply class.
 func dsnStatus(r *Recipient, action Action) string {
-	if r.Enhanced != "" && (action == ActionFailed || r.Enhanced[0] == '4') {
+	if validStatus(r.Enhanced) && (action == ActionFailed || r.Enhanced[0] == '4') {
 		return r.Enhanced
 	}
 	switch {
@@ -256,4 +256,33 @@ func ascii(s string, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// oneLine keeps a value from the entry's state on one line of a header or
+// report field: control characters (CR and LF above all) become '?'. The
+// spool wrote those values from checked addresses and replies, but a
+// state file edited by hand or damaged must not inject fields into a
+// report (found by FuzzSpoolEntry). UTF-8 is kept (RFC 6533 addresses).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// validStatus reports an RFC 3463 2 status code: class "." subject "."
+// detail, the class 2, 4 or 5, the others of one to three digits.
+func validStatus(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -361,6 +361,11 @@ func (s *Spool) Get(id string) (*Entry, error) {
 	if err := json.Unmarshal(b, e); err != nil {
 		return nil, &Error{Op: "read", Path: p, Err: fmt.Errorf("bad state: %w", err)}
 	}
+	// The file's name is the entry's ID: every path is made from e.ID
+	// later (save, remove, the message), and an "id" in the JSON that said
+	// "../x" or named another entry would reach outside queue/ or work on
+	// the wrong files (found by FuzzSpoolEntry).
+	e.ID = id
 	return e, nil
 }
 
