@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/check.sh: everything CI checks, in one place. README's test command.
-#   gofmt, go vet, staticcheck, the import rules of the layout, go test -race.
+#   gofmt, go vet, staticcheck, the import rules of the layout, man pages
+#   and completions up to date (scripts/gen-docs.sh --check), go test -race.
 # SMTPKIT_CHECK_FAST=1 skips -race (quicker local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ staticcheck ./...
 
 step "import rules"
 scripts/importrules.sh
+
+step "generated docs (man/, completions/)"
+scripts/gen-docs.sh --check
 
 step "go test"
 if [ "${SMTPKIT_CHECK_FAST:-}" = 1 ]; then
