@@ -219,7 +219,9 @@ func (s *session) reverse(ip string) string {
 	if s.b.o.ReverseDNS != nil && ip != "" && net.ParseIP(ip) != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if n, err := s.b.o.ReverseDNS(ctx, ip); err == nil {
-			name = strings.TrimSuffix(n, ".")
+			// The PTR name is the client's DNS operator's choice: kept
+			// to printable ASCII like the HELO (found by FuzzTraceHeaders).
+			name = sanitize(strings.TrimSuffix(n, "."))
 		}
 		cancel()
 	}

@@ -114,7 +114,9 @@ func splitAddr(addr string) (local, domain string, ok bool) {
 		return "", "", false
 	}
 	local, domain = addr[:i], addr[i+1:]
-	if strings.ContainsAny(domain, "/\\\x00 ") || strings.ContainsAny(local, "\x00\r\n") {
+	// No control character in the domain: it is quoted in the refusal's
+	// reply text (found by FuzzRoute).
+	if strings.ContainsAny(domain, "/\\ ") || strings.IndexFunc(domain, isControl) >= 0 || strings.ContainsAny(local, "\x00\r\n") {
 		return "", "", false
 	}
 	return local, domain, true
@@ -135,8 +137,22 @@ func ParseMailbox(v string) (addr, dir string, err error) {
 	if !ok || addr == "" || dir == "" || !strings.Contains(addr, "@") {
 		return "", "", fmt.Errorf("mailbox %q: want ADDRESS=DIR (or @domain=DIR)", v)
 	}
-	return strings.ToLower(addr), filepath.Clean(dir), nil
+	return mailboxKey(addr), filepath.Clean(dir), nil
 }
+
+// mailboxKey is how a configured address (or "@domain") is looked up by
+// Route: ASCII case folded, without a final dot on the domain. With
+// strings.ToLower a mailbox written with a non-ASCII capital never
+// matched, and one written with a Kelvin sign caught "kim" (found by
+// FuzzRoute).
+func mailboxKey(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		addr = addr[:i+1] + strings.TrimSuffix(addr[i+1:], ".")
+	}
+	return asciiLower(addr)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // LoadUsers reads a users file: one "ADDRESS DIR" per line ("@domain DIR"
 // for a domain catch-all), "#" comments. Relative directories are relative
@@ -162,7 +178,7 @@ func LoadUsers(path string) (map[string]string, error) {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(filepath.Dir(path), dir)
 		}
-		out[strings.ToLower(fields[0])] = filepath.Clean(dir)
+		out[mailboxKey(fields[0])] = filepath.Clean(dir)
 	}
 	return out, sc.Err()
 }
