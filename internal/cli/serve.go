@@ -190,6 +190,8 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 			return err
 		}
 		auth = h.check
+		// Clients' passwords pass through this process's memory.
+		noCoreDumps()
 	} else if o.RequireAuth {
 		return usageErrorf("--require-auth needs --auth-users")
 	}
