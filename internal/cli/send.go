@@ -662,6 +662,7 @@ func (o *SendOptions) password(ctx context.Context, g *globals, s config.Setting
 		return "", err
 	}
 	if ok {
+		noCoreDumps()
 		return pw, nil
 	}
 	noPW := &config.Error{Msg: "no password for " + o.User + ": give --password-file, --password-env or password_command in the config"}
@@ -669,6 +670,7 @@ func (o *SendOptions) password(ctx context.Context, g *globals, s config.Setting
 		return "", noPW
 	}
 	// The prompt uses /dev/tty, so it works with the message on stdin.
+	noCoreDumps()
 	pw, err = g.env.Prompt(fmt.Sprintf("Password for %s: ", o.User))
 	if errors.Is(err, errNoTTY) {
 		return "", noPW
