@@ -172,7 +172,8 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 	pr := g.printer()
 	out := pr.Out()
 	if b.Results != "" {
-		f, err := os.OpenFile(b.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		// 0600 like the --state journal: the rows name their recipients.
+		f, err := os.OpenFile(b.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
 		}
