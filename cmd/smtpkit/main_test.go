@@ -68,8 +68,8 @@
 // Every wait is a bounded number of polls: a bound on how long to look,
 // never an assertion about speed.
 //
-// Conditions: [peer:NAME] (smtp-sink, smtp-source, postfix, aiosmtpd,
-// swaks, msmtp, dnsmasq, dig) is true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
+// Conditions: [peer:NAME] (smtp-sink, smtp-source, posttls-finger, postfix,
+// aiosmtpd, swaks, msmtp, dnsmasq, dig) is true when the peer can run here. With SMTPKIT_REQUIRE_PEERS=1 (set by
 // .ci/run) a missing peer fails the script with the reason instead of
 // letting `[!peer:NAME] skip` skip it.
 package main

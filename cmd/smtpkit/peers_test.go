@@ -51,8 +51,9 @@ type peerInfo struct {
 
 // peerFinders know how to find each peer the scripts may ask for.
 var peerFinders = map[string]func() (string, error){
-	"smtp-sink":   func() (string, error) { return lookProgram("smtp-sink") },
-	"smtp-source": func() (string, error) { return lookProgram("smtp-source") },
+	"smtp-sink":      func() (string, error) { return lookProgram("smtp-sink") },
+	"smtp-source":    func() (string, error) { return lookProgram("smtp-source") },
+	"posttls-finger": func() (string, error) { return lookProgram("posttls-finger") },
 	"postfix": func() (string, error) {
 		if os.Geteuid() != 0 {
 			return "", errors.New("a throwaway Postfix needs root (Postfix refuses to start otherwise)")
