@@ -13,8 +13,9 @@ import (
 // Message-ID should be present), as a submission server would (RFC 6409
 // 8.2, 8.3). domain names the Message-ID's right-hand side.
 func addMissingHeaders(msg []byte, now time.Time, domain string) []byte {
+	names := headerNames(msg)
 	hasDate, hasID := false, false
-	for _, name := range headerNames(msg) {
+	for _, name := range names {
 		hasDate = hasDate || strings.EqualFold(name, "Date")
 		hasID = hasID || strings.EqualFold(name, "Message-ID")
 	}
@@ -32,6 +33,13 @@ func addMissingHeaders(msg []byte, now time.Time, domain string) []byte {
 	}
 	if pre.Len() == 0 {
 		return msg
+	}
+	if len(names) == 0 && len(msg) > 0 && msg[0] != '\n' && !bytes.HasPrefix(msg, []byte("\r\n")) {
+		// No header section: the message starts with a line that is not
+		// a field. End ours before it, or a first line starting with
+		// white space would continue our Message-ID and the fields after
+		// it join the header (found by FuzzAddMissingHeaders).
+		pre.WriteString("\r\n")
 	}
 	return append([]byte(pre.String()), msg...)
 }
