@@ -49,10 +49,28 @@ func (b *BatchResults) Write(r batch.Result) error {
 	return err
 }
 
-// BatchSummary prints the run's counts on stderr, one line; nothing with
-// Quiet.
+// BatchSummary prints the run's counts on stderr: one line with the text
+// format; with json or jsonl, one JSON object on one line (the rows on
+// stdout or in --results are JSONL whatever the format):
+//
+//	sent, skipped, checked, deferred, unconfirmed, failed
+//	          number   rows with each status
+//	rate      number   sent messages per second over the run
+//	elapsed   number   seconds the run took
+//
+// Nothing with Quiet.
 func (p *Printer) BatchSummary(s batch.Summary) {
 	if p.o.Quiet {
+		return
+	}
+	if p.o.Format != FormatText {
+		v := struct {
+			batch.Summary
+			Elapsed float64 `json:"elapsed"`
+		}{s, s.Elapsed.Seconds()}
+		if b, err := marshal(v, false); err == nil {
+			p.write(p.errOut, string(b))
+		}
 		return
 	}
 	msg := fmt.Sprintf("batch: %d sent, %d deferred, %d failed", s.Sent, s.Deferred, s.Failed)

@@ -67,6 +67,7 @@ type Printer struct {
 	o           Options
 	outStyled   bool // colour on stdout (text format only)
 	errStyled   bool // colour on stderr
+	errTTY      bool // stderr is a terminal (progress lines)
 	mu          sync.Mutex
 }
 
@@ -83,7 +84,7 @@ func New(out, errOut io.Writer, outTTY, errTTY bool, o Options) *Printer {
 	if o.Env == nil {
 		o.Env = os.LookupEnv
 	}
-	p := &Printer{out: out, errOut: errOut, o: o}
+	p := &Printer{out: out, errOut: errOut, o: o, errTTY: errTTY}
 	p.outStyled = o.Format == FormatText && colorOn(outTTY, o)
 	p.errStyled = colorOn(errTTY, o)
 	return p
