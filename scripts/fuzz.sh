@@ -9,6 +9,7 @@
 #   scripts/fuzz.sh 30m 'Session'    # a long run of the session targets
 #   FUZZ_PARALLEL=2 scripts/fuzz.sh  # fuzzing workers per target (default 1)
 #   FUZZ_LOG_DIR=/tmp/f scripts/fuzz.sh   # keep each target's output there
+#   FUZZ_SKIP='Session' scripts/fuzz.sh   # leave out the targets matching it
 #
 # Targets are found with `go test -list '^Fuzz'` in every package whose
 # _test.go files declare one; they run one at a time, never in parallel.
@@ -30,6 +31,7 @@ cd "$(dirname "$0")/.."
 
 duration=${1:-10m}
 pattern=${2:-.}
+skip=${FUZZ_SKIP:-}
 parallel=${FUZZ_PARALLEL:-1}
 logdir=${FUZZ_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/smtpkit-fuzz.XXXXXX")}
 mkdir -p "$logdir"
@@ -62,7 +64,8 @@ for dir in $(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . | xar
   pkg=./${dir#./}
   while read -r name; do
     case $name in Fuzz*) ;; *) continue ;; esac
-    if printf '%s\n' "$name" | grep -qE -- "$pattern"; then
+    if printf '%s\n' "$name" | grep -qE -- "$pattern" &&
+      { [ -z "$skip" ] || ! printf '%s\n' "$name" | grep -qE -- "$skip"; }; then
       targets+=("$pkg $name")
     fi
   done < <(go test -list '^Fuzz' "$pkg" 2>/dev/null)
