@@ -43,15 +43,22 @@ whole message (headers, a blank line, the body) as a Go text/template over
 the row's fields ({{.name}}); a field the template names but a row lacks is
 an error for that row. A Date: and a Message-ID: are added when the
 template has none; SIZE and BODY=8BITMIME are declared when the server
-offers them. A bad row (bad address, missing field, broken quoting
-or JSON) is reported with its row number and the other rows still go,
-unless --strict. --check validates and renders every row and connects to
-nothing. Rows go over --concurrency sessions of up to --per-connection
-messages each (RSET between them, a new session after 421 or a dropped
-connection), paced by --rate (N/s, N/m or N/h, for all sessions together);
-temporary failures are retried --retries times with a doubling delay from
-1s; when a row's every attempt fails to open a session, the rows after it
-are deferred (or failed, if the refusal was permanent) without a try.
+offers them. --attach and --attach-inline FILE add the same files to every
+row's message (each file read once): the rendered template's body becomes
+the first part of a multipart/mixed message (text/plain unless the
+template's own Content-Type says otherwise) and its other headers stay the
+message's. --dkim-key, --dkim-selector and --dkim-domain (or dkim_key,
+dkim_selector and dkim_domain in the profile) sign each row's message, as
+a single send does. A bad row (bad address, missing field, broken
+quoting or JSON) is reported with its row number and the other rows
+still go, unless --strict. --check validates and renders every row and
+connects to nothing. Rows go over --concurrency sessions of up to
+--per-connection messages each (RSET between them, a new session after
+421 or a dropped connection), paced by --rate (N/s, N/m or N/h, for all
+sessions together); temporary failures are retried --retries times with a
+doubling delay from 1s; when a row's every attempt fails to open a
+session, the rows after it are deferred (or failed, if the refusal was
+permanent) without a try.
 --state FILE is a journal: each row is recorded, synced to disk, just before
 its end of data is sent, and again when the server accepts it; a rerun
 after a crash, kill or reboot skips the accepted rows. A row whose end of
@@ -62,8 +69,12 @@ sent again, in this run or a rerun, unless --resend-unconfirmed.
 (the second exits 75). One JSON object per row goes to stdout,
 or is appended to --results FILE: row, status (sent, skipped, checked,
 deferred, unconfirmed, failed), recipients, reply, refused, queue_id, attempts, time,
-error. A summary goes to stderr (not with -q). The exit status is the most
-severe outcome of any row.`
+error; JSONL whatever --format says. A summary goes to stderr (not with
+-q): one line, or with --format json or jsonl one JSON object (sent,
+skipped, checked, deferred, unconfirmed, failed, rate, elapsed). When stderr
+is a terminal, a progress line shows there while the rows go (by input
+octets for a file, a spinner for a pipe; not with -q, -v or --format
+json/jsonl). The exit status is the most severe outcome of any row.`
 
 func (o *BatchOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Batch, "batch", "", "send one message per row of a CSV (header row) or JSONL FILE, - for stdin")
@@ -92,7 +103,9 @@ func (o *SendOptions) checkBatch() error {
 		}
 		return nil
 	}
-	for _, n := range []string{"to", "cc", "bcc", "subject", "body", "html", "attach", "attach-inline", "header", "data", "dry-run", "quit-after", "command", "dkim-key"} {
+	// --attach, --attach-inline and the --dkim-* flags apply to every
+	// row's message (batchFinish).
+	for _, n := range []string{"to", "cc", "bcc", "subject", "body", "html", "header", "data", "dry-run", "quit-after", "command"} {
 		if o.changed(n) {
 			return usageErrorf("--%s cannot be used with --batch: the rows and --template give the messages", n)
 		}
@@ -141,6 +154,11 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 	if err != nil {
 		return err
 	}
+	fin, err := o.batchFinish(g)
+	if err != nil {
+		return err
+	}
+	tmpl.SetFinish(fin)
 	in, closeIn, err := openBatchInput(g, b.Batch)
 	if err != nil {
 		return err
@@ -195,6 +213,7 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 	worst := ExitOK
 	var first error
 	var writeErr error
+	bar := batchProgress(g, pr, b.Batch, rd)
 	sum, runErr := batch.Run(ctx, batch.Options{
 		Reader:        rd,
 		Template:      tmpl,
@@ -220,8 +239,10 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 			if err := results.Write(r); err != nil && writeErr == nil {
 				writeErr = err
 			}
+			bar.Result(r)
 			if flushEach {
-				_ = bw.Flush()
+				// The row goes to the terminal the bar may share.
+				bar.Around(func() { _ = bw.Flush() })
 			}
 			if c := rowExit(r); c != ExitOK {
 				if worse(worst, c) != worst || first == nil {
@@ -231,6 +252,7 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 			}
 		},
 	})
+	bar.Done()
 	if err := bw.Flush(); err != nil && writeErr == nil {
 		writeErr = err
 	}
