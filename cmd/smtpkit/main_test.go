@@ -61,6 +61,9 @@
 //	                          $DNSMASQ (see dnsmasq_test.go)
 //	dsn-check SRC             a bounce parsed as RFC 3464; its fields on
 //	                          stdout (see relay_test.go)
+//	dkim-key, dkim-verify     make a DKIM key and its TXT record; verify the
+//	                          signatures of delivered messages (see
+//	                          dkim_test.go)
 //	json FILE [PATH...]       FILE parsed as one JSON document; each PATH
 //	                          (keys and indexes joined by dots, ".#" for
 //	                          a length) printed as PATH=VALUE (see json_test.go)
@@ -160,6 +163,8 @@ func scriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []st
 		"mta-sts-server":  cmdMTASTSServer,
 		"dnsmasq":         cmdDnsmasq,
 		"dsn-check":       cmdDSNCheck,
+		"dkim-key":        cmdDKIMKey,
+		"dkim-verify":     cmdDKIMVerify,
 		"json":            cmdJSON,
 	}
 }
