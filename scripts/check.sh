@@ -2,7 +2,8 @@
 # scripts/check.sh: everything CI checks, in one place. README's test command.
 #   gofmt, go vet, staticcheck, the import rules of the layout, man pages
 #   and completions up to date (scripts/gen-docs.sh --check), go test -race.
-# SMTPKIT_CHECK_FAST=1 skips -race (quicker local runs).
+# SMTPKIT_CHECK_FAST=1 skips -race (quicker local runs). SMTPKIT_TEST_JSON=FILE
+# also writes go test's -json events to FILE (for scripts/interop/matrix.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,10 +34,15 @@ step "generated docs (man/, completions/)"
 scripts/gen-docs.sh --check
 
 step "go test"
-if [ "${SMTPKIT_CHECK_FAST:-}" = 1 ]; then
-  go test ./...
+race=-race
+if [ "${SMTPKIT_CHECK_FAST:-}" = 1 ]; then race=""; fi
+if [ -n "${SMTPKIT_TEST_JSON:-}" ]; then
+  # The events also go to SMTPKIT_TEST_JSON, for scripts/interop/matrix.sh
+  # --from (CI prints the interop table without running the tests twice);
+  # the terminal gets go test's usual text.
+  go test $race -json ./... | tee "$SMTPKIT_TEST_JSON" | scripts/interop/gotestjson.py text
 else
-  go test -race ./...
+  go test $race ./...
 fi
 echo
 echo "check: all passed"
