@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,12 @@ type FlushOptions struct {
 // process has locked are skipped. It returns one Result per entry it
 // worked on, in no particular order; the error is the first spool failure
 // (the other entries are still worked on) or ctx's error.
+//
+// When there is something to attempt, Flush first checks that the spool
+// can record an outcome (see writable): on a read-only or full spool it
+// returns that *Error and attempts nothing, rather than deliver messages
+// whose entries it then could not update or remove, which the next flush
+// would deliver again.
 func (s *Spool) Flush(ctx context.Context, attempt Attempt, o FlushOptions) ([]Result, error) {
 	entries, err := s.List()
 	if err != nil {
@@ -87,6 +94,11 @@ func (s *Spool) Flush(ctx context.Context, attempt Attempt, o FlushOptions) ([]R
 	for _, e := range entries {
 		if o.All && len(e.Pending()) > 0 || e.Due(now) || s.expired(e, now) && len(e.Pending()) > 0 {
 			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) > 0 {
+		if err := s.writable(); err != nil {
+			return nil, err
 		}
 	}
 	res, err := s.run(ctx, attempt, ids, o.All, o.Concurrency)
@@ -368,4 +380,26 @@ func (s *Spool) notify(ctx context.Context, e *Entry, now time.Time, res *Result
 		}
 	}
 	return nil
+}
+
+// probeSize is what writable writes: more than an entry's state file
+// usually takes, so that a spool with room for the probe has room for the
+// states a flush writes.
+const probeSize = 4096
+
+// writable checks that the spool can take a state update now: it creates
+// a file in tmp/, writes probeSize octets, fsyncs, closes and removes it.
+// It returns the *Error of the first step that fails (Create for a
+// read-only spool, Full for a full one).
+func (s *Spool) writable() error {
+	f, path, err := s.createTmp("probe")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	if _, err := f.Write(make([]byte, probeSize)); err != nil {
+		f.Close()
+		return newError("write", path, err)
+	}
+	return syncClose(f, path)
 }

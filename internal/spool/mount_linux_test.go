@@ -62,3 +62,59 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Fatalf("error %v (%T), want a create *Error with EROFS", err, err)
 	}
 }
+
+// TestFlushReadOnlyOrFull: a flush of a spool that cannot record an
+// outcome (remounted read-only, or full) fails with the spool's *Error
+// before attempting anything, so no message is delivered that the next
+// flush would deliver again; with the spool writable again the entry is
+// delivered once.
+func TestFlushReadOnlyOrFull(t *testing.T) {
+	c := newClock()
+	mnt := mountTmpfs(t, 0, "size=256k,mode=0700")
+	s := openSpool(t, filepath.Join(mnt, "spool"), c, Options{})
+	enqueue(t, s, "a@example.net", "b@example.com")
+	mta := &fakeMTA{}
+	remount := func(flags uintptr) {
+		t.Helper()
+		if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|flags, "size=256k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	remount(syscall.MS_RDONLY)
+	_, err := s.Flush(context.Background(), mta.attempt, FlushOptions{})
+	var e *Error
+	if !errors.As(err, &e) || !e.Create() || !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("read-only: %v (%T), want a create *Error with EROFS", err, err)
+	}
+	remount(0)
+
+	filler, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := filler.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	_, err = s.Flush(context.Background(), mta.attempt, FlushOptions{})
+	if !errors.As(err, &e) || !e.Full {
+		t.Fatalf("full: %v (%T), want a full *Error", err, err)
+	}
+	if n := mta.count.Load(); n != 0 {
+		t.Fatalf("%d attempts on a spool that could not record them", n)
+	}
+	if got := dirNames(t, filepath.Join(s.Dir(), "tmp")); len(got) != 0 {
+		t.Errorf("tmp/ holds %v", got)
+	}
+
+	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Flush(context.Background(), mta.attempt, FlushOptions{})
+	if err != nil || len(res) != 1 || !res[0].Removed || mta.count.Load() != 1 {
+		t.Fatalf("after the faults: %v, %+v, %d attempts", err, res, mta.count.Load())
+	}
+}
