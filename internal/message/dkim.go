@@ -197,7 +197,9 @@ func (s *DKIMSigner) Sign(msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, &ConfigError{What: "dkim", Reason: strings.TrimPrefix(err.Error(), "dkim: ")}
 	}
-	_, werr := signer.Write(norm)
+	// In chunks: go-msgauth copies each write whole through its pipe and
+	// canonicalizers, which costs far more for one large write.
+	_, werr := io.CopyBuffer(signer, bytes.NewReader(norm), make([]byte, chunkSize))
 	if err := signer.Close(); err != nil || werr != nil {
 		if err == nil {
 			err = werr
