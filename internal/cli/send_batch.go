@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -74,7 +75,9 @@ error; JSONL whatever --format says. A summary goes to stderr (not with
 skipped, checked, deferred, unconfirmed, failed, rate, elapsed). When stderr
 is a terminal, a progress line shows there while the rows go (by input
 octets for a file, a spinner for a pipe; not with -q, -v or --format
-json/jsonl). The exit status is the most severe outcome of any row.`
+json/jsonl). The exit status is the most severe outcome of any row; 73 when
+--state, its lock or --results cannot be created, 74 when writing the
+journal fails mid-run (the run stops; rows not yet sent wait for a rerun).`
 
 func (o *BatchOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.Batch, "batch", "", "send one message per row of a CSV (header row) or JSONL FILE, - for stdin")
@@ -177,12 +180,12 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 				return &ExitError{Code: ExitTempFail, Err: err}
 			}
 			if err != nil {
-				return err
+				return cantCreate(err)
 			}
 			defer unlock()
 		}
 		if jn, err = batch.OpenJournal(b.State); err != nil {
-			return err
+			return cantCreate(err)
 		}
 		defer jn.Close()
 	}
@@ -193,7 +196,7 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		// 0600 like the --state journal: the rows name their recipients.
 		f, err := os.OpenFile(b.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
-			return err
+			return cantCreate(err)
 		}
 		defer f.Close()
 		out = f
@@ -268,6 +271,19 @@ func runSendBatch(ctx context.Context, g *globals, o *SendOptions) error {
 		return &ExitError{Code: worst, Err: fmt.Errorf("%d of %d rows not sent (first: %v)", n, n+sum.Sent+sum.Skipped+sum.Checked, first)}
 	}
 	return nil
+}
+
+// cantCreate gives a failure to open a file the run writes (the --state
+// journal, its lock, --results) exit 73, EX_CANTCREAT: "a (user
+// specified) output file cannot be created" (a read-only or full
+// filesystem, no permission, a missing folder). Writing to it later fails
+// with 74.
+func cantCreate(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "open" {
+		return &ExitError{Code: ExitCantCreat, Err: err}
+	}
+	return err
 }
 
 // rowExit is the exit code one row's outcome calls for.
