@@ -152,7 +152,21 @@ func renderManPage(c *cobra.Command, date time.Time) ([]byte, error) {
 			page = addSeeAlso(page, more)
 		}
 	}
-	return []byte(page), nil
+	return []byte(asciiRoff(page)), nil
+}
+
+// asciiRoff writes every non-ASCII character as a roff escape (\[u2713]),
+// which groff and mandoc read whatever the locale.
+func asciiRoff(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x80 {
+			b.WriteRune(r)
+			continue
+		}
+		fmt.Fprintf(&b, `\[u%04X]`, r)
+	}
+	return b.String()
 }
 
 // addSeeAlso appends references to the line after ".SH SEE ALSO", keeping

@@ -96,6 +96,12 @@ func TestManPages(t *testing.T) {
 		if !slices.IsSorted(at) {
 			t.Errorf("%s: sections out of order: %v", name, at)
 		}
+		for i := 0; i < len(page); i++ {
+			if page[i] >= 0x80 {
+				t.Errorf("%s: non-ASCII byte at %d (want a roff escape)", name, i)
+				break
+			}
+		}
 		if strings.Contains(page, descPlaceholder) || strings.Contains(page, ".SH HISTORY") {
 			t.Errorf("%s: placeholder or HISTORY left in", name)
 		}
@@ -214,6 +220,9 @@ func TestRoffText(t *testing.T) {
 	want := "First line \\-v\n\\&.dot and \\eback\n.PP\n.nf\nOptions:\n  \\-t   take\n       more\n.fi\n"
 	if got != want {
 		t.Errorf("roffText:\n%s\nwant:\n%s", got, want)
+	}
+	if got := asciiRoff("ends with ✓ or ✗"); got != `ends with \[u2713] or \[u2717]` {
+		t.Errorf("asciiRoff = %q", got)
 	}
 }
 
