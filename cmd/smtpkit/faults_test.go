@@ -680,3 +680,76 @@ func TestFaultsBatchStateDisk(t *testing.T) {
 		t.Errorf("journal: accepted %v, in doubt %v", accepted, doubt)
 	}
 }
+
+// TestFaultsServeNetwork: clients that fail serve. One resets the
+// connection in the middle of DATA, one stops sending in the middle of
+// DATA (--data-timeout), one stops between commands (--timeout). serve
+// stores nothing of them (new/ and tmp/ empty), answers the stalled ones
+// 421 4.4.2 before closing, and goes on taking mail.
+func TestFaultsServeNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds smtpkit")
+	}
+	bin := buildSmtpkit(t)
+	dir := t.TempDir()
+	md := filepath.Join(dir, "md")
+	srv := startServeBinary(t, bin, dir, "serve", "--hostname", "mx.test", "--maildir", md, "--timeout", "1s", "--data-timeout", "2s")
+	begin := func() *smtpLine {
+		t.Helper()
+		c := dialSMTP(t, srv.addr)
+		for _, l := range []string{"EHLO client.test", "MAIL FROM:<a@example.net>", "RCPT TO:<b@example.com>"} {
+			if r := c.cmd(l); !strings.HasPrefix(r, "250") {
+				t.Fatalf("%s: %s", l, r)
+			}
+		}
+		if r := c.cmd("DATA"); !strings.HasPrefix(r, "354") {
+			t.Fatalf("DATA: %s", r)
+		}
+		if _, err := c.c.Write([]byte("Subject: cut short\r\n\r\n" + strings.Repeat("a line of the body\r\n", 2000))); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	disconnects := func() int {
+		b, _ := os.ReadFile(srv.log)
+		return bytes.Count(b, []byte("msg=disconnect "))
+	}
+
+	// A reset in the middle of DATA.
+	c := begin()
+	if tc, ok := c.c.(interface{ SetLinger(int) error }); ok {
+		_ = tc.SetLinger(0) // close with a RST
+	}
+	c.c.Close()
+	if err := poll(func() (bool, error) { return disconnects() == 1, nil }); err != nil {
+		t.Fatalf("serve never saw the reset: %v", err)
+	}
+	wantEmptyDirs(t, filepath.Join(md, "new"), filepath.Join(md, "tmp"))
+
+	// Silence in the middle of DATA: 421 4.4.2 at --data-timeout.
+	c = begin()
+	if r := c.reply(); !strings.HasPrefix(r, "421 4.4.2 ") {
+		t.Errorf("a client silent inside DATA got %q, want 421 4.4.2", r)
+	}
+	wantEmptyDirs(t, filepath.Join(md, "new"), filepath.Join(md, "tmp"))
+
+	// Silence between commands: 421 4.4.2 at --timeout.
+	c = dialSMTP(t, srv.addr)
+	c.cmd("EHLO client.test")
+	if r := c.reply(); !strings.HasPrefix(r, "421 4.4.2 ") {
+		t.Errorf("a silent client got %q, want 421 4.4.2", r)
+	}
+
+	// serve still takes mail.
+	r := runBinary(t, bin, dir, binEnv(dir), false, "send", "--server", srv.addr, "--tls", "none", "--from", "a@example.net", "--to", "b@example.com")
+	wantExit(t, r, 0)
+	srv.stop(t)
+	if n, err := checkMaildir(md, nil); n != 1 || err != nil {
+		t.Errorf("%d messages (%v), want 1", n, err)
+	}
+	wantEmptyDirs(t, filepath.Join(md, "tmp"))
+	logb, _ := os.ReadFile(srv.log)
+	if c := bytes.Count(logb, []byte(`msg="session ended"`)); c < 3 {
+		t.Errorf("%d \"session ended\" lines in serve's log, want 3 or more:\n%s", c, logb)
+	}
+}
