@@ -78,7 +78,15 @@ tmp/, fsynced, linked into new/, new/ fsynced). A full disk answers 452 4.3.1.
 Without --domain every recipient is accepted into --maildir (a test server);
 with --domain only those domains are accepted, and recipients map to maildirs
 with --mailbox ADDR=DIR or --users FILE ("ADDRESS DIR" per line). serve never
-relays. "+detail" is stripped when looking up a mailbox.
+relays: a recipient that routes elsewhere (user%other@, other!user@, an "@"
+in the local part) is refused with 550 5.7.1 even then. "+detail" is stripped
+when looking up a mailbox.
+
+AUTH guessing slows down and stops: a failure is answered after --auth-delay,
+doubled for each earlier failure from the client's address (an IPv6 /64) up
+to 30s; the third failure on a connection closes it (421 4.7.0), and after 10
+failures from one address within 15 minutes AUTH from it gets 421 4.7.0 until
+15 minutes pass without one. A serve with --auth-users writes no core file.
 
 Testing aids: --sink accepts and discards; --reply STAGE=CODE[:TEXT] and
 --delay STAGE=DURATION inject faults at connect, ehlo, mail, rcpt, data or dot;
@@ -141,7 +149,7 @@ EXIT STATUS
 	f.DurationVar(&o.DataTimeout, "data-timeout", 10*time.Minute, "time for the whole content of one DATA or BDAT transaction")
 	f.BoolVar(&o.NoPipelining, "no-pipelining", false, "do not offer PIPELINING (and refuse clients that pipeline)")
 	f.BoolVar(&o.NoChunking, "no-chunking", false, "do not offer CHUNKING/BDAT")
-	f.DurationVar(&o.AuthDelay, "auth-delay", time.Second, "delay after a failed AUTH, doubling with each failure")
+	f.DurationVar(&o.AuthDelay, "auth-delay", time.Second, "delay after a failed AUTH, doubling with each failure from the address (0: none)")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", fixedCompletion("text", "json"))
 	return cmd
 }
