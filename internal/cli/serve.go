@@ -79,8 +79,8 @@ Without --domain every recipient is accepted into --maildir (a test server);
 with --domain only those domains are accepted, and recipients map to maildirs
 with --mailbox ADDR=DIR or --users FILE ("ADDRESS DIR" per line). serve never
 relays: a recipient that routes elsewhere (user%other@, other!user@, an "@"
-in the local part) is refused with 550 5.7.1 even then. "+detail" is stripped
-when looking up a mailbox.
+in the local part) is refused with 550 5.7.1, with or without --domain.
+"+detail" is stripped when looking up a mailbox.
 
 AUTH guessing slows down and stops: a failure is answered after --auth-delay,
 doubled for each earlier failure from the client's address (an IPv6 /64) up
