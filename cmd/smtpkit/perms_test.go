@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -145,4 +146,40 @@ func closedPort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestServeReadyFileSymlink: serve writes --ready-file through a fresh
+// temporary file, never through a fixed name an attacker can plant a
+// symlink at (serve run by root with its ready file in /tmp would
+// otherwise overwrite the link's target).
+func TestServeReadyFileSymlink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds smtpkit")
+	}
+	bin := buildSmtpkit(t)
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The name the ready file used to be written through.
+	if err := os.Symlink(victim, filepath.Join(dir, "serve.ready.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServeBinary(t, bin, dir, "serve", "--sink")
+	srv.stop(t)
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the symlink's target was overwritten: %q", b)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "serve.ready"))
+	if err != nil || !strings.HasPrefix(string(b), "smtp 127.0.0.1:") {
+		t.Errorf("ready file %q, %v", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "serve.ready")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+		t.Errorf("ready file: %v, %v", fi.Mode(), err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, ".serve.ready.*"))
+	if len(names) != 0 {
+		t.Errorf("temporary files left: %v", names)
+	}
 }

@@ -387,12 +387,30 @@ func loopbackListener(ln net.Listener) bool {
 	return !ok || ta.IP.IsLoopback()
 }
 
+// writeFileAtomic writes b to path through a fresh temporary file in the
+// same folder (O_EXCL, a random name) renamed over path. A fixed name
+// such as path+".tmp" would follow a symlink planted there: serve started
+// by root with --ready-file in /tmp would overwrite the link's target.
 func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644) // the addresses are for anyone's scripts
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // parseSize reads "64M", "100K", "1G" or a number of octets.
