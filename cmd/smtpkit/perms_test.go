@@ -183,3 +183,33 @@ func TestServeReadyFileSymlink(t *testing.T) {
 		t.Errorf("temporary files left: %v", names)
 	}
 }
+
+// TestServeUnixSocketPath: serve --lmtp unix:PATH replaces a stale socket
+// at PATH but never removes anything else there: a regular file at a
+// mistyped path stays and serve cannot listen (75).
+func TestServeUnixSocketPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: builds smtpkit")
+	}
+	bin := buildSmtpkit(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "important.conf")
+	if err := os.WriteFile(file, []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, bin, dir, binEnv(dir), false, "serve", "--sink", "--lmtp", "unix:"+file)
+	wantExit(t, r, 75)
+	if b, err := os.ReadFile(file); err != nil || string(b) != "keep me\n" {
+		t.Errorf("the file at the socket path: %q, %v", b, err)
+	}
+	// A stale socket (left by a killed serve) is replaced.
+	sock := filepath.Join(dir, "lmtp.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	srv := startServeBinary(t, bin, dir, "serve", "--sink", "--lmtp", "unix:"+sock)
+	srv.stop(t)
+}

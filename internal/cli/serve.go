@@ -356,7 +356,11 @@ func listenAddr(a string) (net.Listener, error) {
 		network = "unix"
 	}
 	if network == "unix" {
-		_ = os.Remove(addr) // a stale socket from a killed run
+		// A stale socket from a killed run goes; anything else at the
+		// path (a mistyped file name) stays, and listening fails.
+		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(addr)
+		}
 	} else if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, usageErrorf("listen address %q: want HOST:PORT or unix:/path", a)
 	}
