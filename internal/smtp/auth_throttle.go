@@ -87,6 +87,19 @@ func (t *authThrottle) fail(key string) int {
 	return f.n
 }
 
+// forgive takes back one failure of key: the attempt fail counted in
+// advance succeeded.
+func (t *authThrottle) forgive(key string) {
+	if key == "" || t.window <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.m[key]; f != nil && f.n > 0 {
+		f.n--
+	}
+}
+
 func (t *authThrottle) expired(f *authFails, now time.Time) bool {
 	return now.Sub(f.last) >= t.window
 }

@@ -235,3 +235,62 @@ func TestAuthThrottleBounded(t *testing.T) {
 		t.Fatal("the newest address was evicted")
 	}
 }
+
+// TestServerAuthConcurrentGuesses: guesses from one address on many
+// connections at once are counted before they are checked, so no more
+// than AuthFailuresPerIP of them reach the Authenticator: here 5
+// connections guess together with a limit of 3; three are checked (and
+// fail), two are refused with 421 unchecked.
+func TestServerAuthConcurrentGuesses(t *testing.T) {
+	const conns, limit = 5, 3
+	var (
+		mu      sync.Mutex
+		checked int
+		release = make(chan struct{})
+	)
+	auth := func(_ *ConnState, user, pass string) error {
+		mu.Lock()
+		checked++
+		mu.Unlock()
+		<-release
+		return fmt.Errorf("bad credentials")
+	}
+	rec := &sleepRecorder{}
+	_, addr := startServer(t, ServerOptions{Auth: auth, AllowPlaintextAuth: true, Sleep: rec.sleep,
+		Limits: Limits{AuthFailures: 10, AuthFailuresPerIP: limit}}, ListenerOptions{})
+	var cs []*rawClient
+	for i := 0; i < conns; i++ {
+		c := dialRaw(t, addr)
+		c.greet()
+		c.send("AUTH PLAIN " + encB64("\x00alice\x00guess") + "\r\n")
+		cs = append(cs, c)
+	}
+	// Bounded wait until every guess is either inside the Authenticator
+	// or counted and refused.
+	inside := func() int { mu.Lock(); defer mu.Unlock(); return checked }
+	for i := 0; inside() < limit; i++ {
+		if i > 4000 {
+			t.Fatalf("%d guesses reached the Authenticator, want %d", inside(), limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The others get 421 without being checked; read them in any order
+	// by trying each client after the release.
+	close(release)
+	codes := map[int]int{}
+	for _, c := range cs {
+		r := c.read()
+		codes[r.Code]++
+		if r.Code == 535 {
+			c.cmd("QUIT", 221, "")
+		}
+	}
+	if got := inside(); got != limit {
+		t.Errorf("%d guesses checked, want %d", got, limit)
+	}
+	// Three checked and failed: 535, 535, and 421 for the one that
+	// reached the limit; two refused unchecked: 421.
+	if codes[535] != limit-1 || codes[421] != conns-limit+1 {
+		t.Errorf("replies %v, want %d×535 and %d×421", codes, limit-1, conns-limit+1)
+	}
+}

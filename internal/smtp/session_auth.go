@@ -14,6 +14,10 @@ import (
 // message): 501, not a failed login.
 var errAuthSyntax = errors.New("malformed authentication exchange")
 
+// errAuthLocked: the client's address reached Limits.AuthFailuresPerIP
+// while this exchange was under way; its credentials were not checked.
+var errAuthLocked = errors.New("too many failed authentications from the client address")
+
 // handleAuth runs RFC 4954: AUTH mechanism [initial-response], 334
 // challenges, "*" to cancel. Failures are answered 535 5.7.8 whether the
 // user exists or not, after a delay that doubles with each failure; past
@@ -44,12 +48,26 @@ func (c *conn) handleAuth(cmd Command) error {
 	}
 	mech, ir, hasIR := strings.Cut(cmd.Arg, " ")
 	var user string
+	counted := 0 // the address's failures with this attempt, once counted
 	check := func(identity, username, password string) error {
+		user = username
+		// The attempt counts as a failure of the address before the
+		// password is checked, and is taken back if it succeeds: however
+		// many connections guess at once, no more than the limit get
+		// their guess checked.
+		key := authKey(c.st.RemoteIP())
+		counted = c.s.auth.fail(key)
+		if lim := c.s.lim.AuthFailuresPerIP; lim > 0 && counted > lim {
+			return errAuthLocked
+		}
 		if identity != "" && identity != username {
 			return errors.New("authorization identity differs from user")
 		}
-		user = username
-		return c.s.o.Auth(&c.st, username, password)
+		err := c.s.o.Auth(&c.st, username, password)
+		if err == nil {
+			c.s.auth.forgive(key)
+		}
+		return err
 	}
 	var srv sasl.Server
 	switch strings.ToUpper(mech) {
@@ -76,8 +94,12 @@ func (c *conn) handleAuth(cmd Command) error {
 	}
 	for {
 		chal, done, err := srv.Next(resp)
+		if errors.Is(err, errAuthLocked) {
+			c.s.o.Logger.Warn("auth refused: too many failures from the client address", "id", c.st.ID, "remote", c.st.Remote.String())
+			return c.tooManyAuthFailures()
+		}
 		if err != nil {
-			return c.authFailed(user, err)
+			return c.authFailed(user, counted, err)
 		}
 		if done {
 			c.st.AuthUser = user
@@ -110,9 +132,15 @@ func (c *conn) handleAuth(cmd Command) error {
 // across connections, the address's within Limits.AuthWindow, whichever is
 // more) up to Limits.AuthMaxDelay; 421 and the end of the session once
 // the connection or the address reaches its limit.
-func (c *conn) authFailed(user string, err error) error {
+//
+// perIP is the address's failures counting this one, or 0 when the
+// exchange failed before the credentials were checked (a malformed PLAIN
+// message): it is counted here then.
+func (c *conn) authFailed(user string, perIP int, err error) error {
 	c.authFails++
-	perIP := c.s.auth.fail(authKey(c.st.RemoteIP()))
+	if perIP == 0 {
+		perIP = c.s.auth.fail(authKey(c.st.RemoteIP()))
+	}
 	c.s.o.Logger.Info("auth failed", "id", c.st.ID, "user", user, "remote", c.st.Remote.String(), "failures", c.authFails, "address_failures", perIP)
 	c.flush()
 	c.s.pause(authDelay(c.s.lim, max(c.authFails, perIP)))
