@@ -113,9 +113,15 @@ func splitHostPort(s string, def int) (string, int, error) {
 	} else if strings.Contains(s, ":") {
 		return "", 0, fmt.Errorf("%q: want HOST[:PORT]", s)
 	}
-	host = strings.Trim(host, "[]")
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host == "" {
 		return "", 0, fmt.Errorf("%q: empty host", s)
+	}
+	// Brackets only around the host, and nothing a name or an address
+	// never holds: "0[0" was taken as a host name (found by
+	// FuzzSplitHostPort).
+	if strings.ContainsAny(host, "[]/ \t") || strings.IndexFunc(host, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "", 0, fmt.Errorf("%q: bad host", s)
 	}
 	if port == "" {
 		return host, def, nil
