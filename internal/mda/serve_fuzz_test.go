@@ -66,7 +66,9 @@ func (c *inputConn) Close() error {
 }
 
 // RemoteAddr is a TCP address, so Received names a client IP.
-func (c *inputConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000} }
+func (c *inputConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}
+}
 
 var (
 	queuedRe   = regexp.MustCompile(`(?m)^250 2\.0\.0 Ok: queued as (\S+)\r$`)
