@@ -65,6 +65,13 @@ func (r *dataReader) Read(p []byte) (int, error) {
 			r.pending = r.pending[c:]
 			n += c
 			r.n += int64(c)
+			// The CRLF of a line counts too: unchecked, the last one
+			// let a message two octets over SIZE through (found by
+			// FuzzBDATChunks, which compares DATA with BDAT).
+			if r.maxSize > 0 && r.n > r.maxSize {
+				r.err = ErrTooBig
+				return n, r.err
+			}
 			continue
 		}
 		if r.done {
