@@ -55,7 +55,9 @@ quoting or JSON) is reported with its row number and the other rows
 still go, unless --strict. --check validates and renders every row and
 connects to nothing. Rows go over --concurrency sessions of up to
 --per-connection messages each (RSET between them, a new session after
-421 or a dropped connection), paced by --rate (N/s, N/m or N/h, for all
+421 or a dropped connection; a row with more recipients than the server
+takes, by LIMITS RCPTMAX or a 452 "too many recipients", goes on in more
+transactions), paced by --rate (N/s, N/m or N/h, for all
 sessions together); temporary failures are retried --retries times with a
 doubling delay from 1s; when a row's every attempt fails to open a
 session, the rows after it are deferred (or failed, if the refusal was
