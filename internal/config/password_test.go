@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -102,29 +104,48 @@ func TestPasswordCommandStderr(t *testing.T) {
 func TestPasswordCommandCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	s := Settings{PasswordCommand: str("exec sleep 30")}
-	start := time.Now()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	s := Settings{PasswordCommand: str("echo $$ > " + pidFile + "; exec sleep 30")}
 	_, _, err := s.PasswordTo(ctx, nil, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want context.DeadlineExceeded in chain", err)
 	}
-	if time.Since(start) > 10*time.Second {
-		t.Error("cancelled command was not stopped")
+	// The command is gone (killed and reaped), not left sleeping.
+	if pid := readPid(t, pidFile); syscall.Kill(pid, 0) != syscall.ESRCH {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the cancelled command (pid %d) is still there", pid)
 	}
+}
+
+// readPid reads the pid a test command wrote.
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	return pid
 }
 
 // TestPasswordCommandBackgroundChild checks that a process left behind holding stdout does
 // not hang smtpkit or lose the password printed before the command exited.
 func TestPasswordCommandBackgroundChild(t *testing.T) {
-	s := Settings{PasswordCommand: str("echo pw; sleep 3 &")}
-	start := time.Now()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	s := Settings{PasswordCommand: str("echo pw; sleep 300 & echo $! > " + pidFile)}
 	got, ok, err := s.PasswordTo(context.Background(), nil, nil)
 	if err != nil || !ok || got != "pw" {
 		t.Errorf("got %q, %v, %v", got, ok, err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %v", d)
+	// It returned while the child still runs: it did not wait for it.
+	pid := readPid(t, pidFile)
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("the background child (pid %d) is gone (%v): was it waited for?", pid, err)
 	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
 func TestPasswordFileMissing(t *testing.T) {
