@@ -29,12 +29,17 @@ type Options struct {
 	Now        func() time.Time
 	// Delivered is called after each accepted message (for --max-messages).
 	Delivered func()
+	// CommitsPerClient bounds how many messages from one client address
+	// are made durable at once (0: DefaultCommitsPerClient; negative: no
+	// bound). The transfer itself is never held back.
+	CommitsPerClient int
 }
 
 // Backend is the serve backend: it implements smtp.Backend.
 type Backend struct {
 	o     Options
 	count atomic.Int64
+	gate  *clientGate // nil: no bound
 }
 
 // New returns a backend.
@@ -45,7 +50,14 @@ func New(o Options) *Backend {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Backend{o: o}
+	b := &Backend{o: o}
+	switch {
+	case o.CommitsPerClient == 0:
+		b.gate = newClientGate(DefaultCommitsPerClient)
+	case o.CommitsPerClient > 0:
+		b.gate = newClientGate(o.CommitsPerClient)
+	}
+	return b
 }
 
 // Messages returns how many messages were accepted.
@@ -143,6 +155,11 @@ func (s *session) deliver(r io.Reader) ([]maildir.Delivered, error) {
 	targets := make([]maildir.Target, len(s.rcpts))
 	for i, rc := range s.rcpts {
 		targets[i] = maildir.Target{Dir: rc.dir, Prefix: s.traceHeaders(rc.addr, len(s.rcpts) == 1)}
+	}
+	if ip := s.c.RemoteIP(); s.b.gate != nil && ip != "" {
+		gb := &gatedBody{r: r, acquire: func() func() { return s.b.gate.acquire(ip) }}
+		defer gb.done()
+		r = gb
 	}
 	ds, err := s.b.o.Store.DeliverCopies(context.Background(), targets, r)
 	if err == nil {
