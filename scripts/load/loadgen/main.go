@@ -511,6 +511,8 @@ func runProbe(args []string) error {
 	body := "From: probe@load.test\r\nTo: probe@load.test\r\nSubject: probe\r\n\r\n" + strings.Repeat(strings.Repeat("p", 62)+"\r\n", 16)
 	var lat []time.Duration
 	var failures []string
+	var slowest time.Duration
+	var slowSteps []time.Duration
 	start := time.Now()
 	for i := 0; ; i++ {
 		if *count > 0 && i >= *count {
@@ -520,11 +522,14 @@ func runProbe(args []string) error {
 			break
 		}
 		next := start.Add(time.Duration(i+1) * time.Second)
-		d, err := probeOnce(&dialer, *addr, body)
+		d, steps, err := probeOnce(&dialer, *addr, body)
 		if err != nil {
 			failures = append(failures, fmt.Sprintf("probe %d: %v", i+1, err))
 		} else {
 			lat = append(lat, d)
+			if d >= slowest {
+				slowest, slowSteps = d, steps
+			}
 		}
 		if *count > 0 && i+1 >= *count {
 			break
@@ -550,6 +555,13 @@ func runProbe(args []string) error {
 		fmt.Printf(" rss_peak_kib=%d", rssPeak)
 	}
 	fmt.Println()
+	if slowSteps != nil {
+		var parts []string
+		for i, d := range slowSteps {
+			parts = append(parts, fmt.Sprintf("%s=%.0f", probeSteps[i], ms(d)))
+		}
+		fmt.Printf("probe slowest_ms %s\n", strings.Join(parts, " "))
+	}
 	for _, f := range failures {
 		fmt.Fprintln(os.Stderr, f)
 	}
@@ -566,19 +578,26 @@ func runProbe(args []string) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// probeSteps names the steps of a probe transaction, as timed.
+var probeSteps = []string{"dial", "greeting", "EHLO", "MAIL", "RCPT", "DATA", "dot", "QUIT"}
+
 // probeOnce runs one full transaction and returns the time from dial to
-// the reply to QUIT.
-func probeOnce(d *net.Dialer, addr, body string) (time.Duration, error) {
+// the reply to QUIT, and each step's share (see probeSteps).
+func probeOnce(d *net.Dialer, addr, body string) (time.Duration, []time.Duration, error) {
 	t0 := time.Now()
+	steps := make([]time.Duration, 0, len(probeSteps))
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	steps = append(steps, time.Since(t0))
 	defer nc.Close()
 	// A hung server shows as a failure after 10 s, not a hang.
 	_ = nc.SetDeadline(t0.Add(10 * time.Second))
 	br := bufio.NewReader(nc)
 	step := func(line string, code int) error {
+		ts := time.Now()
+		defer func() { steps = append(steps, time.Since(ts)) }()
 		if line != "" {
 			if _, err := io.WriteString(nc, line); err != nil {
 				return err
@@ -606,10 +625,10 @@ func probeOnce(d *net.Dialer, addr, body string) (time.Duration, error) {
 		{"QUIT\r\n", 221},
 	} {
 		if err := step(s.line, s.code); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return time.Since(t0), nil
+	return time.Since(t0), steps, nil
 }
 
 // vmRSS reads a process's resident set size in KiB from /proc.
