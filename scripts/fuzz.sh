@@ -75,6 +75,11 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 64
 fi
 
+# FUZZ_MINIMIZE_TIME (go test -fuzzminimizetime, default 60s): 0 turns
+# minimization off, which .ci/run does for its brief runs: the engine's
+# "context deadline exceeded" comes from minimizing a new input as
+# -fuzztime runs out, and a crasher found is kept unminimized all the same.
+minimize=${FUZZ_MINIMIZE_TIME:-60s}
 echo "fuzz.sh: ${#targets[@]} targets, $duration each, $parallel worker(s); logs in $logdir"
 rows=()
 failed=0
@@ -85,7 +90,7 @@ for t in "${targets[@]}"; do
   printf '== %s (%s) ' "$name" "$pkg"
   start=$(date +%s)
   go test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" -parallel "$parallel" \
-    -timeout "$timeout" "$pkg" >"$log" 2>&1
+    -fuzzminimizetime "$minimize" -timeout "$timeout" "$pkg" >"$log" 2>&1
   rc=$?
   retried=""
   # Go's fuzzing engine sometimes ends a run that found nothing with
@@ -96,7 +101,7 @@ for t in "${targets[@]}"; do
   if [ $rc -ne 0 ] && grep -q 'context deadline exceeded' "$log" && ! grep -qE 'testdata/fuzz/|Failing input|panic:' "$log"; then
     mv "$log" "$log.first"
     go test -run '^$' -fuzz "^${name}\$" -fuzztime "$duration" -parallel "$parallel" \
-      -timeout "$timeout" "$pkg" >"$log" 2>&1
+      -fuzzminimizetime "$minimize" -timeout "$timeout" "$pkg" >"$log" 2>&1
     rc=$?
     retried=" (run again: the first ended in the engine's context deadline, no failing input; $log.first)"
   fi
