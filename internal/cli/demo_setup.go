@@ -2,19 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"mime"
 	"net"
 	"net/http"
@@ -27,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/smtpkit/smtpkit/internal/certgen"
 )
 
 // demoZone is the DNS the demo serves on loopback: example.test's MX is
@@ -76,58 +72,18 @@ func writeDemoFiles(dir string, now time.Time) (demoFiles, error) {
 	if err := os.Mkdir(filepath.Join(dir, "tls"), 0o700); err != nil {
 		return f, err
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ch, err := certgen.Issue(certgen.Request{
+		Hosts: demoCertHosts, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
+		CAName: demoCAName,
+	})
 	if err != nil {
 		return f, err
 	}
-	ca := &x509.Certificate{
-		SerialNumber:          demoSerial(),
-		Subject:               pkix.Name{CommonName: demoCAName},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	keyPEM, err := ch.KeyPEM()
 	if err != nil {
 		return f, err
 	}
-	if ca, err = x509.ParseCertificate(caDER); err != nil {
-		return f, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return f, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: demoSerial(),
-		Subject:      pkix.Name{CommonName: demoMX},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range demoCertHosts {
-		if ip := net.ParseIP(h); ip != nil {
-			leaf.IPAddresses = append(leaf.IPAddresses, ip)
-		} else {
-			leaf.DNSNames = append(leaf.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return f, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return f, err
-	}
-	f.serverTLS = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der, caDER}, PrivateKey: key}},
-		MinVersion:   tls.VersionTLS12,
-	}
+	f.serverTLS = &tls.Config{Certificates: []tls.Certificate{ch.TLSCertificate()}, MinVersion: tls.VersionTLS12}
 
 	var pw [18]byte
 	if _, err := rand.Read(pw[:]); err != nil {
@@ -138,14 +94,13 @@ func writeDemoFiles(dir string, now time.Time) (demoFiles, error) {
 	if err != nil {
 		return f, err
 	}
-	certPEM := func(b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b}) }
 	for _, w := range []struct {
 		path string
 		data []byte
 	}{
-		{f.ca, certPEM(caDER)},
-		{f.cert, append(certPEM(der), certPEM(caDER)...)},
-		{f.key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
+		{f.ca, ch.CAPEM()},
+		{f.cert, ch.CertPEM()},
+		{f.key, keyPEM},
 		{f.password, []byte(password + "\n")},
 		{f.htpasswd, []byte(demoUser + ":" + string(hash) + "\n")},
 	} {
@@ -154,14 +109,6 @@ func writeDemoFiles(dir string, now time.Time) (demoFiles, error) {
 		}
 	}
 	return f, nil
-}
-
-func demoSerial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return big.NewInt(time.Now().UnixNano())
-	}
-	return n
 }
 
 // startPolicyServer serves demoPolicy over HTTPS on 127.0.0.1:0 at

@@ -2,61 +2,36 @@ package cli
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/smtpkit/smtpkit/internal/certgen"
 	"github.com/smtpkit/smtpkit/internal/config"
 	"github.com/smtpkit/smtpkit/internal/smtp"
 )
 
-// selfSigned makes a throwaway ECDSA P-256 certificate for host (plus
-// localhost and the loopback addresses) and returns it with the SHA-256
-// fingerprint of its DER encoding.
+// selfSigned makes a throwaway certificate for host (plus localhost and the
+// loopback addresses) and returns it with the SHA-256 fingerprint of its
+// DER encoding.
 func selfSigned(host string, now time.Time) (tls.Certificate, string, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ch, err := certgen.SelfSigned(certgen.Request{
+		Hosts:     []string{host, "localhost", "127.0.0.1", "::1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
+	})
 	if err != nil {
 		return tls.Certificate{}, "", err
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: host},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{host},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	if host != "localhost" {
-		tmpl.DNSNames = append(tmpl.DNSNames, "localhost")
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, "", err
-	}
-	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, fingerprint(sum[:]), nil
+	sum := sha256.Sum256(ch.Leaf.Raw)
+	return ch.TLSCertificate(), fingerprint(sum[:]), nil
 }
 
 func fingerprint(b []byte) string {

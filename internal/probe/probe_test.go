@@ -3,18 +3,14 @@ package probe
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smtpkit/smtpkit/internal/certgen"
 	"github.com/smtpkit/smtpkit/internal/smtptest"
 	"github.com/smtpkit/smtpkit/internal/tlspolicy"
 	"github.com/smtpkit/smtpkit/internal/tlsscan"
@@ -336,23 +332,17 @@ func TestProbeAuditChecks(t *testing.T) {
 // TestProbeAuditNoForwardSecrecy: a server whose only TLS 1.2 suite uses
 // RSA key exchange offers no forward secrecy.
 func TestProbeAuditNoForwardSecrecy(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"}, DNSNames: []string{"mx.test"},
+	ch, err := certgen.SelfSigned(certgen.Request{
+		Hosts: []string{"mx.test"}, RSABits: 2048,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	certs := smtptest.Cert(t, "mx.test")
 	rsaCerts := *certs
 	rsaCerts.Server = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		Certificates: []tls.Certificate{ch.TLSCertificate()},
 		MinVersion:   tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256},
 	}

@@ -2,18 +2,14 @@ package smtptest
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/certgen"
 )
 
 // Certs is a throwaway certificate authority and a leaf certificate it
@@ -41,7 +37,7 @@ func (c *Certs) Client(serverName string) *tls.Config {
 // none.
 var DefaultHosts = []string{"127.0.0.1", "::1", "localhost"}
 
-// Cert makes an ECDSA P-256 CA and a leaf valid now for hosts (DNS names
+// Cert makes an ECDSA P-256 CA and a leaf (internal/certgen) valid now for hosts (DNS names
 // or IP addresses; DefaultHosts when none are given).
 func Cert(t testing.TB, hosts ...string) *Certs {
 	t.Helper()
@@ -77,96 +73,40 @@ func makeCerts(t testing.TB, hosts []string, notBefore, notAfter time.Time) *Cer
 	if len(hosts) == 0 {
 		hosts = DefaultHosts
 	}
-	fail := func(what string, err error) {
-		t.Helper()
-		t.Fatalf("smtptest: certificate: %s: %v", what, err)
-	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fail("CA key", err)
-	}
 	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "smtptest CA", Organization: []string{"smtpkit tests"}},
-		NotBefore:             now.Add(-72 * time.Hour),
-		NotAfter:              later(now.Add(72*time.Hour), notAfter),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ch, err := certgen.Issue(certgen.Request{
+		Hosts: hosts, NotBefore: notBefore, NotAfter: notAfter,
+		CAName: "smtptest CA", Organization: "smtpkit tests",
+		CANotBefore: now.Add(-72 * time.Hour), CANotAfter: later(now.Add(72*time.Hour), notAfter),
+	})
 	if err != nil {
-		fail("CA", err)
+		t.Fatalf("smtptest: certificate: %v", err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyPEM, err := ch.KeyPEM()
 	if err != nil {
-		fail("leaf key", err)
+		t.Fatalf("smtptest: certificate: %v", err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"smtpkit tests"}},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		fail("leaf", err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		fail("marshal key", err)
-	}
-
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
 	c := &Certs{
-		Server: &tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{der, caDER}, PrivateKey: key, Leaf: leaf}},
-			MinVersion:   tls.VersionTLS12,
-		},
-		Pool: pool, CA: ca, Leaf: leaf, Key: key,
+		Server: &tls.Config{Certificates: []tls.Certificate{ch.TLSCertificate()}, MinVersion: tls.VersionTLS12},
+		Pool:   ch.Pool(), CA: ch.CA, Leaf: ch.Leaf, Key: ch.Key.(*ecdsa.PrivateKey),
 	}
 	dir := t.TempDir()
 	c.CertFile = filepath.Join(dir, "cert.pem")
 	c.KeyFile = filepath.Join(dir, "key.pem")
 	c.CAFile = filepath.Join(dir, "ca.pem")
-	certPEM := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
 	for _, f := range []struct {
 		path string
 		data []byte
 	}{
-		{c.CertFile, certPEM},
-		{c.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
-		{c.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})},
+		{c.CertFile, ch.CertPEM()},
+		{c.KeyFile, keyPEM},
+		{c.CAFile, ch.CAPEM()},
 	} {
 		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
-			fail("write "+f.path, err)
+			t.Fatalf("smtptest: certificate: write %s: %v", f.path, err)
 		}
 	}
 	return c
-}
-
-func serial(t testing.TB) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		t.Fatalf("smtptest: serial: %v", err)
-	}
-	return n
 }
 
 func later(a, b time.Time) time.Time {

@@ -2,13 +2,7 @@ package tlsscan
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/certgen"
 )
 
 // rsaCert is a throwaway self-signed RSA certificate for 127.0.0.1, as a
@@ -28,39 +24,28 @@ type rsaCert struct {
 
 func newRSACert(t *testing.T) *rsaCert {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	now := time.Now()
+	ch, err := certgen.SelfSigned(certgen.Request{
+		Hosts: []string{"localhost", "127.0.0.1"}, RSABits: 2048,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "tlsscan test"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	keyPEM, err := ch.KeyPEM()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	c := &rsaCert{
-		tls:      tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		tls:      ch.TLSCertificate(),
 		certFile: filepath.Join(dir, "cert.pem"),
 		keyFile:  filepath.Join(dir, "key.pem"),
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
+	if err := os.WriteFile(c.certFile, ch.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(c.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := os.WriteFile(c.keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return c
