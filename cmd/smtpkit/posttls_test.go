@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/cli"
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // TestPosttlsFingerServe points Postfix's posttls-finger at `smtpkit serve`
@@ -169,30 +169,12 @@ func probeAudit(t *testing.T, addr, caFile string) probeReport {
 	return reps[0]
 }
 
-// lockedBuffer is an io.Writer several goroutines may write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveInProcess runs `smtpkit serve ARGS` in this process on a free
 // loopback port until the test ends, and returns its SMTP address.
 func serveInProcess(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	ready := filepath.Join(dir, "serve.ready")
-	var logBuf lockedBuffer
+	var logBuf smtptest.SyncBuffer
 	env := cli.DefaultEnv()
 	env.Stdin, env.Stdout, env.Stderr = strings.NewReader(""), &logBuf, &logBuf
 	ctx, cancel := context.WithCancel(context.Background())

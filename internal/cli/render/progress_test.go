@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/batch"
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // fakeNow is a clock that moves only when told.
@@ -167,24 +168,10 @@ func TestBatchSummaryFormats(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a stderr the ticker's goroutine and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestBatchProgressTicks: with no row finishing (a wait for --rate, a
 // retry's backoff), the line is still redrawn; Done stops that for good.
 func TestBatchProgressTicks(t *testing.T) {
-	var errOut lockedBuffer
+	var errOut smtptest.SyncBuffer
 	p := New(&strings.Builder{}, &errOut, false, true, Options{Env: env()})
 	b := p.batchProgress(-1, nil, nil, time.Millisecond)
 	// A bounded wait for a few ticks, not a speed requirement.

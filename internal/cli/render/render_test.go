@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,12 @@ import (
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+// update is smtptest's -update flag (a package that imports smtptest may not
+// define its own): golden rewrites testdata/ with it.
+var update = smtptest.Update
 
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
