@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,7 +91,8 @@ failures from one address within 15 minutes AUTH from it gets 421 4.7.0 until
 
 Testing aids: --sink accepts and discards; --reply STAGE=CODE[:TEXT] and
 --delay STAGE=DURATION inject faults at connect, ehlo, mail, rcpt, data or dot;
---max-messages N exits after N messages.
+--max-messages N exits after N messages (a session that says QUIT within a
+second after its last one still gets 221; the rest get 421).
 
 SIGINT or SIGTERM stops accepting, lets transactions inside DATA finish within
 --grace, answers 421 to the rest and exits 0. SIGUSR1 logs one "stats" line:
@@ -216,8 +218,9 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var (
-		stopOnce sync.Once
-		be       *mda.Backend
+		stopOnce   sync.Once
+		be         *mda.Backend
+		maxReached atomic.Bool
 	)
 	mo := mda.Options{
 		Hostname: o.Hostname, Policy: policy, Store: store, Sink: o.Sink, Logger: log,
@@ -232,6 +235,7 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	if o.MaxMessages > 0 {
 		mo.Delivered = func() {
 			if be.Messages() >= int64(o.MaxMessages) {
+				maxReached.Store(true)
 				stopOnce.Do(stop)
 			}
 		}
@@ -323,6 +327,13 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	case serveErr = <-errc:
 	}
 	log.Info("shutting down", "grace", o.Grace.String())
+	if maxReached.Load() {
+		// The client whose message was the last one is about to say
+		// QUIT: let it have its 221 (up to a second) before the 421s.
+		dctx, dcancel := context.WithTimeout(context.Background(), min(o.Grace, drainWait))
+		_ = srv.Drain(dctx)
+		dcancel()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), o.Grace)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
@@ -337,6 +348,10 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	}
 	return nil
 }
+
+// drainWait bounds how long serve waits, after --max-messages is reached,
+// for the sessions to say QUIT before it answers 421 to those left.
+const drainWait = time.Second
 
 func newServeLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: level}

@@ -226,9 +226,12 @@ type Server struct {
 	conns   map[*conn]struct{}
 	perIP   map[string]int
 	closing atomic.Bool
-	wg      sync.WaitGroup
-	seq     atomic.Uint64
-	auth    *authThrottle
+	// draining is set by Drain: no new sessions, and a session's next
+	// command other than QUIT is answered 421.
+	draining atomic.Bool
+	wg       sync.WaitGroup
+	seq      atomic.Uint64
+	auth     *authThrottle
 	// stop is closed by Shutdown and Close: it ends the delays of pause.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -297,7 +300,7 @@ func (s *Server) Serve(ln net.Listener, lo ListenerOptions) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.closing.Load() {
+			if s.closing.Load() || s.draining.Load() {
 				return ErrServerClosed
 			}
 			if temporaryAccept(err) {
@@ -314,7 +317,7 @@ func (s *Server) Serve(ln net.Listener, lo ListenerOptions) error {
 		// session starts once Shutdown is waiting for them (WaitGroup:
 		// an Add from zero must happen before Wait).
 		s.mu.Lock()
-		if s.closing.Load() {
+		if s.closing.Load() || s.draining.Load() {
 			s.mu.Unlock()
 			nc.Close()
 			return ErrServerClosed
@@ -336,7 +339,7 @@ func temporaryAccept(err error) bool {
 func (s *Server) admit(c *conn) *Reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if s.closing.Load() || s.draining.Load() {
 		return &Reply{Code: 421, Enhanced: "4.3.2", Lines: []string{s.o.Hostname + " Service shutting down"}}
 	}
 	if s.lim.Connections > 0 && len(s.conns) >= s.lim.Connections {
@@ -399,6 +402,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.Close()
 		<-wait
+		return ctx.Err()
+	}
+}
+
+// Drain stops accepting and lets the sessions end by themselves: a client
+// that has just had its last message accepted still gets 221 for its
+// QUIT, where Shutdown would have answered 421 to it first. Any other
+// command from here on is answered 421 4.3.2 and ends its session; a
+// session inside DATA or BDAT may finish the message. Drain returns when
+// every session has ended, or with ctx's error when ctx ends first: then
+// call Shutdown for the sessions still open.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	for ln := range s.lns {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	wait := make(chan struct{})
+	go func() { s.wg.Wait(); close(wait) }()
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 }

@@ -144,3 +144,70 @@ func TestServerShutdownAfterStartTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestServerDrain: after Drain (serve --max-messages), a client whose
+// message was just accepted gets 221 for its QUIT, not 421; any other
+// command gets 421 4.3.2 and the close; no new session starts; Drain
+// returns once every session has ended.
+func TestServerDrain(t *testing.T) {
+	be := &recBackend{}
+	srv, addr := startServer(t, ServerOptions{Backend: be}, ListenerOptions{})
+	last := dialRaw(t, addr)
+	openTx(last)
+	last.cmd("DATA", 354, "")
+	last.send("the last one\r\n.\r\n")
+	last.want(250, "2.0.0")
+	other := dialRaw(t, addr)
+	other.greet()
+
+	res := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		res <- srv.Drain(ctx)
+	}()
+	// No new session once draining (the listener is closed, or the
+	// session is refused with 421 if it was accepted just before).
+	pollUntil(t, "the listener to close", func() bool {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true
+		}
+		defer nc.Close()
+		buf := make([]byte, 64)
+		n, _ := nc.Read(buf)
+		return n == 0 || string(buf[:3]) == "421"
+	})
+	other.send("MAIL FROM:<a@x>\r\n")
+	other.want(421, "4.3.2")
+	other.wantClosed()
+	last.cmd("QUIT", 221, "")
+	last.wantClosed()
+	if err := <-res; err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if n := len(be.messages()); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+}
+
+// TestServerDrainThenShutdown: a session that says nothing keeps Drain
+// waiting until its context ends; Shutdown then answers it 421.
+func TestServerDrainThenShutdown(t *testing.T) {
+	srv, addr := startServer(t, ServerOptions{Backend: &recBackend{}}, ListenerOptions{})
+	quiet := dialRaw(t, addr)
+	quiet.greet()
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- srv.Drain(ctx) }()
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Drain with a session open = %v, want context.Canceled", err)
+	}
+	done := shutdownAsync(srv, hangGuard)
+	quiet.want(421, "4.3.2")
+	quiet.wantClosed()
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

@@ -301,6 +301,9 @@ func (c *conn) serveOne() error {
 	if c.s.o.NoPipelining && c.br.Buffered() > 0 && (err != nil || cmd.Verb != "BDAT") {
 		return c.improperPipelining()
 	}
+	if c.s.draining.Load() && (err != nil || cmd.Verb != "QUIT") {
+		return errShutdown // Drain: only QUIT is still served
+	}
 	if err != nil {
 		c.reply(500, "5.5.2", "Command not recognized")
 		return c.countError()
