@@ -2,73 +2,18 @@ package mda
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smtpkit/smtpkit/internal/maildir"
 	"github.com/smtpkit/smtpkit/internal/smtp"
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
-
-// oneConnListener hands one connection to Serve, then waits for Close.
-type oneConnListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return nameAddr("pipe") }
-
-// inputConn is the server end of a net.Pipe: once the client's input is
-// all written, reads see EOF while replies still flow; Close is noticed.
-type inputConn struct {
-	net.Conn
-	eof    atomic.Bool
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (c *inputConn) Read(p []byte) (int, error) {
-	if c.eof.Load() {
-		return 0, io.EOF
-	}
-	n, err := c.Conn.Read(p)
-	if err != nil && c.eof.Load() {
-		return n, io.EOF
-	}
-	return n, err
-}
-
-func (c *inputConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return c.Conn.Close()
-}
-
-// RemoteAddr is a TCP address, so Received names a client IP.
-func (c *inputConn) RemoteAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}
-}
 
 var (
 	queuedRe   = regexp.MustCompile(`(?m)^250 2\.0\.0 Ok: queued as (\S+)\r$`)
@@ -80,8 +25,9 @@ var (
 // file is in the maildir its Delivered-To recipient routes to (nothing is
 // misdelivered or relayed), holds the trace fields and then the message,
 // CRLF only; nothing is written outside the maildirs nor left in tmp/;
-// and the transactions on disk are exactly those answered 250 (a reply
-// only once on disk, and nothing on disk without its reply).
+// the transactions on disk are exactly those answered 250 (a reply only
+// once on disk, and nothing on disk without its reply); and the session
+// ends once its input has, within smtptest.PipeSession's output bound.
 func FuzzServe(f *testing.F) {
 	open := "EHLO c\r\nMAIL FROM:<a@example.net>\r\n"
 	for _, s := range []string{
@@ -106,39 +52,12 @@ func FuzzServe(f *testing.F) {
 			Now: func() time.Time { return time.Unix(1700000000, 0) }})
 		srv := smtp.NewServer(smtp.ServerOptions{Hostname: "mx.test", Backend: be,
 			Limits: smtp.Limits{MessageSize: 8192, Recipients: 5, Errors: 30, CommandTimeout: 20 * time.Second, DataTimeout: 20 * time.Second}})
-		ln := &oneConnListener{ch: make(chan net.Conn), done: make(chan struct{})}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ln, smtp.ListenerOptions{LMTP: lmtp}) }()
-		defer func() {
-			ln.Close()
-			srv.Close()
-			<-served
-		}()
-		client, server := net.Pipe()
-		defer client.Close()
-		sc := &inputConn{Conn: server, closed: make(chan struct{})}
-		ln.ch <- sc
-		var replies bytes.Buffer
-		readDone := make(chan struct{})
-		go func() {
-			_, _ = io.Copy(&replies, client)
-			close(readDone)
-		}()
-		go func() {
-			_, _ = client.Write(data)
-			sc.eof.Store(true)
-			_ = server.SetReadDeadline(time.Unix(1, 0))
-		}()
-		select {
-		case <-sc.closed:
-		case <-time.After(20 * time.Second):
-			t.Fatal("the session did not end after its input did")
-		}
-		client.Close()
-		<-readDone
+		// A TCP peer address, so that Received names a client IP.
+		sess := &smtptest.PipeSession{Remote: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}}
+		replies := sess.Run(t, func(ln net.Listener) error { return srv.Serve(ln, smtp.ListenerOptions{LMTP: lmtp}) }, srv.Close, data)
 
 		acked := map[string]bool{}
-		for _, m := range queuedRe.FindAllSubmatch(replies.Bytes(), -1) {
+		for _, m := range queuedRe.FindAllSubmatch(replies, -1) {
 			acked[string(m[1])] = true
 		}
 		onDisk := map[string]bool{}
@@ -179,7 +98,7 @@ func FuzzServe(f *testing.F) {
 		}
 		for id := range onDisk {
 			if !acked[id] {
-				t.Fatalf("transaction %s on disk but never answered 250; replies:\n%s", id, replies.Bytes())
+				t.Fatalf("transaction %s on disk but never answered 250; replies:\n%s", id, replies)
 			}
 		}
 		for id := range acked {

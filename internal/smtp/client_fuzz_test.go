@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // packetConn is a client connection to a server that has already sent
@@ -63,8 +65,8 @@ func (c *packetConn) written() []byte {
 	return append([]byte(nil), c.out.Bytes()...)
 }
 
-func (*packetConn) LocalAddr() net.Addr              { return pipeAddr{} }
-func (*packetConn) RemoteAddr() net.Addr             { return pipeAddr{} }
+func (*packetConn) LocalAddr() net.Addr              { return smtptest.PipeAddr{} }
+func (*packetConn) RemoteAddr() net.Addr             { return smtptest.PipeAddr{} }
 func (*packetConn) SetDeadline(time.Time) error      { return nil }
 func (*packetConn) SetReadDeadline(time.Time) error  { return nil }
 func (*packetConn) SetWriteDeadline(time.Time) error { return nil }

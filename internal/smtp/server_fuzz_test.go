@@ -144,54 +144,6 @@ func FuzzDataReader(f *testing.F) {
 	})
 }
 
-// halfConn is the server end of a net.Pipe whose client has finished
-// sending: once input is done, reads see EOF while replies still flow. It
-// keeps a copy of what the server wrote.
-type halfConn struct {
-	net.Conn
-	eof    atomic.Bool
-	once   sync.Once
-	closed chan struct{}
-	mu     sync.Mutex
-	out    []byte
-}
-
-func (c *halfConn) Read(p []byte) (int, error) {
-	if c.eof.Load() {
-		return 0, io.EOF
-	}
-	n, err := c.Conn.Read(p)
-	if err != nil && c.eof.Load() {
-		return n, io.EOF
-	}
-	return n, err
-}
-
-func (c *halfConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	c.out = append(c.out, p...)
-	c.mu.Unlock()
-	return c.Conn.Write(p)
-}
-
-// wrote reports whether the server has written s so far.
-func (c *halfConn) wrote(s string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Contains(c.out, []byte(s))
-}
-
-// inputDone makes reads return EOF, also a read already waiting.
-func (c *halfConn) inputDone() {
-	c.eof.Store(true)
-	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
-}
-
-func (c *halfConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return c.Conn.Close()
-}
-
 var (
 	fuzzCertsOnce sync.Once
 	fuzzCerts     *smtptest.Certs
@@ -201,7 +153,8 @@ var (
 const tlsReady = "220 2.0.0 Ready to start TLS"
 
 // fuzzSession runs one full session on net.Pipe with the client's bytes
-// data, and checks what came out: it ends when the input does, every reply
+// data (smtptest.PipeSession: the session must end once the input has,
+// and write no more than its bound), and checks what came out: every reply
 // is well formed, no message holds a bare CR or LF, every stored message
 // was answered 250, nothing is left running in the backend, and nothing
 // sent in clear after STARTTLS reaches the backend (a fuzzer cannot
@@ -212,10 +165,10 @@ func fuzzSession(t *testing.T, mode uint8, data []byte) ([]byte, *recBackend) {
 	fuzzCertsOnce.Do(func() { fuzzCerts = smtptest.Cert(t) })
 	lmtp := mode&1 != 0
 	be := &recBackend{lmtp: lmtp, lmtpFail: "full@x"}
-	hc := &halfConn{closed: make(chan struct{})}
+	sess := &smtptest.PipeSession{}
 	var afterTLS atomic.Bool
 	be.onMail = func() {
-		if hc.wrote(tlsReady) {
+		if sess.Wrote(tlsReady) {
 			afterTLS.Store(true)
 		}
 	}
@@ -225,32 +178,7 @@ func fuzzSession(t *testing.T, mode uint8, data []byte) ([]byte, *recBackend) {
 		Limits: Limits{MessageSize: 4096, Recipients: 5, Errors: 50, NoProgress: 50, AuthDelay: time.Nanosecond,
 			CommandTimeout: hangGuard, DataTimeout: hangGuard},
 	})
-	ln := newPipeListener()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln, ListenerOptions{LMTP: lmtp}) }()
-	defer func() {
-		ln.Close()
-		srv.Close()
-		<-served
-	}()
-	client, server := net.Pipe()
-	defer client.Close()
-	hc.Conn = server
-	if !ln.connect(hc) {
-		t.Fatal("listener closed")
-	}
-	out := newAsyncReader(client)
-	go func() {
-		_, _ = client.Write(data)
-		hc.inputDone()
-	}()
-	select {
-	case <-hc.closed:
-	case <-time.After(hangGuard):
-		t.Fatalf("the session did not end after its input did")
-	}
-	client.Close()
-	replies, _ := io.ReadAll(out)
+	replies := sess.Run(t, func(ln net.Listener) error { return srv.Serve(ln, ListenerOptions{LMTP: lmtp}) }, srv.Close, data)
 
 	queued := 0
 	for rest := replies; len(rest) > 0; {

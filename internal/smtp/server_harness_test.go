@@ -354,57 +354,14 @@ func (c *rawClient) handshake(cfg *tls.Config) {
 	c.br = bufio.NewReader(tc)
 }
 
-// pipeListener hands the server ends of net.Pipe connections to Serve.
-type pipeListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
-// connect hands server to Serve and returns false when the listener is
-// closed.
-func (l *pipeListener) connect(server net.Conn) bool {
-	select {
-	case l.ch <- server:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-// dialPipe connects a raw client over net.Pipe. Replies are read by a
-// goroutine into an unbounded queue, so that the server never blocks
+// dialPipe connects a raw client to ln over net.Pipe. Replies are read by
+// a goroutine into an unbounded queue, so that the server never blocks
 // writing while the client writes (net.Pipe has no buffer).
-func (l *pipeListener) dialPipe(t testing.TB) *rawClient {
+func dialPipe(t testing.TB, ln *smtptest.PipeListener) *rawClient {
 	t.Helper()
-	client, server := net.Pipe()
-	if !l.connect(server) {
-		t.Fatal("pipe listener closed")
+	client, err := ln.Dial()
+	if err != nil {
+		t.Fatalf("pipe listener: %v", err)
 	}
 	return newRawClient(t, client, newAsyncReader(client))
 }
@@ -447,10 +404,10 @@ func (a *asyncReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// startPipeServer serves o on a pipeListener.
-func startPipeServer(t testing.TB, o ServerOptions, lo ListenerOptions) (*Server, *pipeListener) {
+// startPipeServer serves o on a smtptest.PipeListener.
+func startPipeServer(t testing.TB, o ServerOptions, lo ListenerOptions) (*Server, *smtptest.PipeListener) {
 	t.Helper()
-	ln := newPipeListener()
+	ln := smtptest.NewPipeListener()
 	return startServerOn(t, o, ln, lo), ln
 }
 

@@ -16,7 +16,7 @@ import (
 func pipeSession(t *testing.T, o ServerOptions, lo ListenerOptions) *rawClient {
 	t.Helper()
 	_, ln := startPipeServer(t, o, lo)
-	return ln.dialPipe(t)
+	return dialPipe(t, ln)
 }
 
 // TestServerEHLOExtensions: the EHLO reply lists exactly the extensions

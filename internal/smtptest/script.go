@@ -1,8 +1,10 @@
 // Package smtptest holds helpers for testing SMTP code: a scripted peer
 // (Script) that runs over net.Pipe or a loopback listener and records every
 // byte it receives, a loopback listener (Listen), throwaway certificates
-// (Cert), golden transcript files (CompareGolden) and a tiny in-process SMTP
-// server (NewServer) for end-to-end tests.
+// (Cert), golden transcript files (CompareGolden), a tiny in-process SMTP
+// server (NewServer) for end-to-end tests, and an in-process listener
+// (PipeListener) with a driver that feeds a server one session of fixed
+// client input over net.Pipe (PipeSession, for fuzz targets).
 //
 // The package never imports the engine (internal/smtp), so that the engine's
 // own tests can use it.
