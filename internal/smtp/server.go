@@ -82,8 +82,8 @@ type Limits struct {
 	TextLine       int           // RFC 5321 4.5.3.1.6: 1000 octets with CRLF
 	Recipients     int           // RFC 5321 4.5.3.1.8: at least 100
 	MessageSize    int64         // announced with SIZE (RFC 1870)
-	Errors         int           // bad commands before 421
-	NoProgress     int           // commands without progress (NOOP, RSET, VRFY, HELP, RCPT over the limit or refused for now) before 421
+	Errors         int           // bad commands before 421 (an accepted message forgives them)
+	NoProgress     int           // commands without progress (NOOP, RSET, VRFY, HELP, RCPT over the limit or refused for now) before 421; only an accepted message resets it
 	AuthFailures   int           // failed AUTH attempts before 421
 	AuthDelay      time.Duration // delay after a failed AUTH, doubling with each failure of the client address
 	CommandTimeout time.Duration // RFC 5321 4.5.3.2.7: 5 minutes to send a command

@@ -433,6 +433,19 @@ func TestServerTooManyErrors(t *testing.T) {
 	c.want(421, "4.7.0")
 	c.wantClosed()
 
+	// An accepted message forgives the errors before it.
+	c = dialRaw(t, addr)
+	c.greet()
+	c.cmd("BOGUS", 500, "5.5.2")
+	c.cmd("BOGUS", 500, "5.5.2")
+	openTxNoGreet(c)
+	c.cmd("DATA", 354, "")
+	c.send("x\r\n.\r\n")
+	c.want(250, "2.0.0")
+	c.cmd("BOGUS", 500, "5.5.2")
+	c.cmd("BOGUS", 500, "5.5.2")
+	c.cmd("QUIT", 221, "")
+
 	// The default is not zero.
 	_, addr = startServer(t, ServerOptions{}, ListenerOptions{})
 	c = dialRaw(t, addr)
@@ -444,8 +457,17 @@ func TestServerTooManyErrors(t *testing.T) {
 	c.wantClosed()
 }
 
-// TestServerNoProgress: commands that move no transaction forward (NOOP,
-// RSET, VRFY, HELP) are limited; a transaction step resets the count.
+// openTxNoGreet starts a transaction on a session already greeted.
+func openTxNoGreet(c *rawClient) {
+	c.t.Helper()
+	c.cmd("MAIL FROM:<a@x>", 250, "2.1.0")
+	c.cmd("RCPT TO:<b@x>", 250, "2.1.5")
+}
+
+// TestServerNoProgress: commands that move nothing forward (NOOP, RSET,
+// VRFY, HELP) are limited; only an accepted message resets the count (as
+// Postfix's junk command count), so a MAIL, RCPT, RSET loop that never
+// sends a message is cut off too.
 func TestServerNoProgress(t *testing.T) {
 	_, addr := startServer(t, ServerOptions{Limits: Limits{NoProgress: 4}}, ListenerOptions{})
 	c := dialRaw(t, addr)
@@ -454,11 +476,37 @@ func TestServerNoProgress(t *testing.T) {
 		c.send(cmd + "\r\n")
 		c.read()
 	}
-	c.cmd("MAIL FROM:<a@x>", 250, "2.1.0") // progress
+	openTxNoGreet(c) // MAIL and RCPT are no progress by themselves
+	c.cmd("NOOP", 250, "2.0.0")
+	c.want(421, "4.7.0")
+	c.wantClosed()
+
+	// An accepted message resets the count.
+	c = dialRaw(t, addr)
+	c.greet()
+	for i := 0; i < 4; i++ {
+		c.cmd("NOOP", 250, "2.0.0")
+	}
+	openTxNoGreet(c)
+	c.cmd("DATA", 354, "")
+	c.send("x\r\n.\r\n")
+	c.want(250, "2.0.0")
 	for i := 0; i < 4; i++ {
 		c.cmd("NOOP", 250, "2.0.0")
 	}
 	c.cmd("NOOP", 250, "2.0.0")
+	c.want(421, "4.7.0")
+	c.wantClosed()
+
+	// MAIL, RCPT, RSET forever.
+	c = dialRaw(t, addr)
+	c.greet()
+	for i := 0; i < 4; i++ {
+		openTxNoGreet(c)
+		c.cmd("RSET", 250, "2.0.0")
+	}
+	openTxNoGreet(c)
+	c.cmd("RSET", 250, "2.0.0")
 	c.want(421, "4.7.0")
 	c.wantClosed()
 

@@ -331,6 +331,14 @@ func (c *conn) countError() error {
 	return nil
 }
 
+// progressed forgives the session's errors and commands without progress
+// once a message has been accepted (as Postfix's smtpd does). Nothing else
+// counts as progress: a MAIL, RCPT, RSET loop that never sends a message
+// ends at the no-progress limit.
+func (c *conn) progressed() {
+	c.errs, c.noProgress = 0, 0
+}
+
 // idleCommand counts a command that makes no progress.
 func (c *conn) idleCommand() error {
 	c.noProgress++
@@ -556,7 +564,7 @@ func (c *conn) handleMail(cmd Command) error {
 		c.replyFor(err)
 		return nil
 	}
-	c.inTx, c.rcpts, c.noProgress = true, nil, 0
+	c.inTx, c.rcpts = true, nil
 	c.st.TxID = c.s.newID()
 	c.reply(250, "2.1.0", "Ok")
 	return nil
@@ -661,7 +669,6 @@ func (c *conn) handleRcpt(cmd Command) error {
 		return c.idleCommand()
 	}
 	c.rcpts = append(c.rcpts, p.Addr)
-	c.noProgress = 0
 	c.reply(250, "2.1.5", "Ok")
 	return nil
 }

@@ -66,6 +66,7 @@ func (c *conn) finish(contentErr, backendErr error, statuses []rcptStatus) {
 			c.replyFor(backendErr)
 			return
 		}
+		c.progressed()
 		c.writeReply(ok)
 		return
 	}
@@ -81,6 +82,7 @@ func (c *conn) finish(contentErr, backendErr error, statuses []rcptStatus) {
 		if err != nil {
 			c.replyFor(err)
 		} else {
+			c.progressed()
 			c.writeReply(Reply{Code: 250, Enhanced: "2.1.5", Lines: []string{fmt.Sprintf("<%s> Ok: delivered as %s", c.rcpts[i], c.st.TxID)}})
 		}
 	}
