@@ -12,7 +12,7 @@
 # tests run here (go test -json -run ...).
 #
 # The load row runs scripts/load/run.sh in its short form (LOAD_SECONDS=12,
-# LOAD_SESSIONS=200, 45 slow clients, timeouts 2s/3s; the same checks as the
+# LOAD_SESSIONS=200, 50 slow clients, timeouts 2s/3s; the same checks as the
 # full run: probe under 1 s, RSS bound, no fd or goroutine left), unless
 # --no-load.
 #
@@ -84,7 +84,7 @@ if [ "$load" = 1 ]; then
     echo "smtp-source is not installed: load run skipped"
   else
     PATH=$PATH:/usr/sbin
-    if CMD_TIMEOUT=2s DATA_TIMEOUT=3s SLOW="20 5 5 5 5 5" \
+    if CMD_TIMEOUT=2s DATA_TIMEOUT=3s SLOW="20 5 5 5 5 5 5" \
       scripts/load/run.sh "${LOAD_SECONDS:-12}" "${LOAD_SESSIONS:-200}" >"$work/load.log" 2>&1; then
       load_result=pass
     else

@@ -8,8 +8,9 @@
 #   - smtp-source: SESSIONS concurrent sessions of 2 KB messages, many
 #     messages per connection (from 127.0.0.1);
 #   - scripts/load/loadgen slow: clients that never finish (idle, one byte a
-#     second in a command or in DATA, endless RCPT, an endlessly folded
-#     header, a header line that never ends; from 127.0.0.3), each
+#     second in a command or in DATA, endless RCPT, endless RSET/MAIL/RCPT
+#     without a message, an endlessly folded header, a header line that
+#     never ends; from 127.0.0.3), each
 #     reconnecting whenever serve drops it;
 #   - scripts/load/loadgen probe: a well-behaved client (from 127.0.0.2)
 #     doing a full EHLO/MAIL/RCPT/DATA/QUIT every second, timed from dial to
@@ -42,7 +43,7 @@
 # (CI's budget is 20 minutes on the same kind of 2-CPU runner), and the
 # 1-second latency limit only means something when nothing else runs. CI
 # runs the short form at the end, alone, from scripts/interop/matrix.sh:
-# 12 s, 200 sessions, 45 slow clients, timeouts 2s/3s, the same checks.
+# 12 s, 200 sessions, 50 slow clients, timeouts 2s/3s, the same checks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-60}
@@ -51,13 +52,14 @@ CMD_TIMEOUT=${CMD_TIMEOUT:-10s}
 DATA_TIMEOUT=${DATA_TIMEOUT:-20s}
 MAX_LATENCY=${MAX_LATENCY:-1s}
 FD_SLACK=${FD_SLACK:-3}
-# Slow clients of each kind: idle drip dripdata rcpt headers longline.
-read -r N_IDLE N_DRIP N_DRIPDATA N_RCPT N_HEADERS N_LONGLINE <<<"${SLOW:-200 50 50 50 50 50}"
+# Slow clients of each kind: idle drip dripdata rcpt headers longline reset.
+read -r N_IDLE N_DRIP N_DRIPDATA N_RCPT N_HEADERS N_LONGLINE N_RESET <<<"${SLOW:-200 50 50 50 50 50 50}"
+N_RESET=${N_RESET:-0}
 
 for t in smtp-source python3; do
   command -v "$t" >/dev/null || { echo "load: $t is not installed (apt-get install postfix python3)" >&2; exit 1; }
 done
-slow_total=$((N_IDLE + N_DRIP + N_DRIPDATA + N_RCPT + N_HEADERS + N_LONGLINE))
+slow_total=$((N_IDLE + N_DRIP + N_DRIPDATA + N_RCPT + N_HEADERS + N_LONGLINE + N_RESET))
 planned=$((SESSIONS + slow_total + 1))
 # Every connection costs a descriptor in serve and one in its client, plus
 # reconnects in TIME_WAIT do not: raise the limit for everything started here.
@@ -119,7 +121,7 @@ echo "load: ${DURATION}s: smtp-source $SESSIONS sessions + $slow_total slow clie
 "$work/loadgen" probe -addr "$addr" -pid "$spid" -duration "${DURATION}s" -max-latency "$MAX_LATENCY" >"$work/probe.out" 2>"$work/probe.err" &
 probe=$!; pids+=("$probe")
 "$work/loadgen" slow -addr "$addr" -duration "${DURATION}s" -cmd-timeout "$CMD_TIMEOUT" -data-timeout "$DATA_TIMEOUT" \
-  -idle "$N_IDLE" -drip "$N_DRIP" -dripdata "$N_DRIPDATA" -rcpt "$N_RCPT" -headers "$N_HEADERS" -longline "$N_LONGLINE" \
+  -idle "$N_IDLE" -drip "$N_DRIP" -dripdata "$N_DRIPDATA" -rcpt "$N_RCPT" -reset "$N_RESET" -headers "$N_HEADERS" -longline "$N_LONGLINE" \
   >"$work/slow.out" 2>"$work/slow.err" &
 slow=$!; pids+=("$slow")
 # smtp-source runs until it is stopped: far more messages than fit in the

@@ -2,7 +2,7 @@
 // clients, and a well-behaved probe that times one full transaction a
 // second while sampling the server's memory.
 //
-//	loadgen slow  -addr HOST:PORT -duration 60s [-idle N -drip N -dripdata N -rcpt N -headers N -longline N]
+//	loadgen slow  -addr HOST:PORT -duration 60s [-idle N -drip N -dripdata N -rcpt N -reset N -headers N -longline N]
 //	    [-cmd-timeout D -data-timeout D]
 //	loadgen probe -addr HOST:PORT -duration 60s -pid PID [-max-latency 1s] [-n N]
 //
@@ -13,6 +13,8 @@
 //	drip      one byte a second of a command line that never ends
 //	dripdata  a transaction, then one byte a second of message content
 //	rcpt      a transaction, then RCPT after RCPT (20 a second), forever
+//	reset     a transaction, then RSET, MAIL, RCPT over and over (20
+//	          commands a second), never a message
 //	headers   a transaction, then one header folded over ever more
 //	          900-octet continuation lines (50 a second)
 //	longline  a transaction, then one header line that never ends (45 KB/s)
@@ -276,7 +278,7 @@ func runSlow(args []string) error {
 	cmdTimeout := fs.Duration("cmd-timeout", 5*time.Minute, "the server's command timeout (serve --timeout)")
 	dataTimeout := fs.Duration("data-timeout", 10*time.Minute, "the server's data timeout (serve --data-timeout)")
 	n := map[string]*int{}
-	for name, def := range map[string]int{"idle": 200, "drip": 50, "dripdata": 50, "rcpt": 50, "headers": 50, "longline": 50} {
+	for name, def := range map[string]int{"idle": 200, "drip": 50, "dripdata": 50, "rcpt": 50, "reset": 50, "headers": 50, "longline": 50} {
 		n[name] = fs.Int(name, def, "clients of the "+name+" kind")
 	}
 	_ = fs.Parse(args)
@@ -332,6 +334,23 @@ func runSlow(args []string) error {
 				}
 				return s.pace(50*time.Millisecond, func(i int) string {
 					return fmt.Sprintf("RCPT TO:<r%d@load.test>\r\n", i)
+				})
+			}},
+		// Transactions abandoned forever: only a message is progress, so
+		// the 21st RSET gets 421 with serve's default limits (about 3 s).
+		{name: "reset", n: *n["reset"], bound: 8 * time.Second, mustDrop: *duration > 8*time.Second+dropMargin,
+			run: func(s *slowConn) error {
+				if err := s.transaction(false); err != nil {
+					return err
+				}
+				return s.pace(50*time.Millisecond, func(i int) string {
+					switch i % 3 {
+					case 0:
+						return "RSET\r\n"
+					case 1:
+						return "MAIL FROM:<slow@load.test>\r\n"
+					}
+					return "RCPT TO:<sink@load.test>\r\n"
 				})
 			}},
 		{name: "headers", n: *n["headers"], bound: inData, mustDrop: *duration > inData+dropMargin,
