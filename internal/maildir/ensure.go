@@ -2,10 +2,9 @@ package maildir
 
 import (
 	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // Ensure creates the maildir dir with its tmp, new and cur folders, and any
@@ -17,42 +16,13 @@ func Ensure(dir string) error {
 	if dir == "" {
 		return &Error{Op: "mkdir", Path: dir, Err: errors.New("empty maildir path")}
 	}
-	if err := mkdirDurable(filepath.Clean(dir)); err != nil {
-		return err
+	if err := durable.MkdirAll(dir); err != nil {
+		return wrap(err)
 	}
 	for _, sub := range [...]string{"tmp", "new", "cur"} {
-		if err := mkdirDurable(filepath.Join(dir, sub)); err != nil {
-			return err
+		if err := durable.MkdirAll(filepath.Join(dir, sub)); err != nil {
+			return wrap(err)
 		}
 	}
 	return nil
-}
-
-// mkdirDurable creates path and its missing parents (mode 0700) and fsyncs
-// the parent of each directory it creates.
-func mkdirDurable(path string) error {
-	fi, err := os.Stat(path)
-	if err == nil {
-		if !fi.IsDir() {
-			return newError("mkdir", path, syscall.ENOTDIR)
-		}
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return newError("mkdir", path, err)
-	}
-	parent := filepath.Dir(path)
-	if parent != path {
-		if err := mkdirDurable(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(path, 0o700); err != nil {
-		// Another process (or session) may have created it meanwhile.
-		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
-			return nil
-		}
-		return newError("mkdir", path, err)
-	}
-	return syncDir(parent)
 }

@@ -2,9 +2,9 @@ package maildir
 
 import (
 	"errors"
-	"io/fs"
-	"os"
 	"syscall"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // Error is a filesystem failure during Ensure or a delivery: Op is what was
@@ -14,14 +14,12 @@ import (
 //
 // The SMTP layer answers 452 4.3.1 when Full and 451 4.3.0 otherwise; at
 // startup the CLI exits 73 (cannot create) for a Permission error.
-type Error struct {
-	Op   string
-	Path string
-	Err  error
-	Full bool
-}
+//
+// Its fields and wrapping are durable.Error's; maildir adds its prefix,
+// Temporary and Permission.
+type Error durable.Error
 
-func (e *Error) Error() string { return "maildir: " + e.Op + " " + e.Path + ": " + e.Err.Error() }
+func (e *Error) Error() string { return "maildir: " + (*durable.Error)(e).Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -69,22 +67,14 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // newError wraps err for op on path. The os wrappers are peeled off because
 // Error already names the operation and the path.
 func newError(op, path string, err error) *Error {
-	var (
-		pe *fs.PathError
-		le *os.LinkError
-		se *os.SyscallError
-	)
-	switch {
-	case errors.As(err, &pe):
-		err = pe.Err
-	case errors.As(err, &le):
-		err = le.Err
-	case errors.As(err, &se):
-		err = se.Err
-	}
-	return &Error{Op: op, Path: path, Err: err, Full: isFull(err)}
+	return (*Error)(durable.NewError(op, path, err))
 }
 
-func isFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+// wrap gives a *durable.Error maildir's type; other errors, and nil, pass
+// unchanged.
+func wrap(err error) error {
+	if de, ok := err.(*durable.Error); ok {
+		return (*Error)(de)
+	}
+	return err
 }

@@ -1,6 +1,10 @@
 package maildir
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
+)
 
 // syncer coalesces the fsyncs of one new/ directory (group commit). Every
 // link into the directory takes the next generation number; an fsync
@@ -79,7 +83,7 @@ func (y *syncer) run(r *round) {
 	if h := y.hooks; h != nil && h.beforeSync != nil {
 		h.beforeSync(y)
 	}
-	err := syncDir(y.dir)
+	err := wrap(durable.SyncDir(y.dir))
 	y.mu.Lock()
 	if h := y.hooks; h != nil && h.syncEnd != nil {
 		h.syncEnd(y, r.gen, err)

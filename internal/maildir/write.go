@@ -12,20 +12,14 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // bufSize is the one buffer a delivery streams through.
 const bufSize = 64 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
-
-// tmpFile is a file being written in tmp/: *rawFile on Unix, *os.File
-// elsewhere.
-type tmpFile interface {
-	io.Writer
-	Sync() error
-	Close() error
-}
 
 // maxTries bounds the retries when a fresh name is taken anyway (another
 // process with the same pid in a container sharing the maildir).
@@ -210,15 +204,19 @@ func linkUnsupported(err error) bool {
 
 // createTmp creates a new file in c.dir/tmp under a fresh name with O_EXCL
 // and mode 0600, creating the maildir if tmp/ is missing.
-func (s *Store) createTmp(c *msgCopy) (tmpFile, error) {
-	return s.createTmpWith(c, createExcl)
+func (s *Store) createTmp(c *msgCopy) (durable.File, error) {
+	return s.createTmpWith(c, durable.CreateRaw)
 }
 
 // createTmpFile is createTmp for copies, which need an *os.File so io.Copy
 // can let the kernel copy (copy_file_range).
 func (s *Store) createTmpFile(c *msgCopy) (*os.File, error) {
-	f, err := s.createTmpWith(c, func(path string) (tmpFile, error) {
-		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := s.createTmpWith(c, func(path string) (durable.File, error) {
+		f, err := durable.CreateExcl(path)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	})
 	if err != nil {
 		return nil, err
@@ -226,7 +224,7 @@ func (s *Store) createTmpFile(c *msgCopy) (*os.File, error) {
 	return f.(*os.File), nil
 }
 
-func (s *Store) createTmpWith(c *msgCopy, create func(string) (tmpFile, error)) (tmpFile, error) {
+func (s *Store) createTmpWith(c *msgCopy, create func(string) (durable.File, error)) (durable.File, error) {
 	ensured := false
 	for try := 0; ; try++ {
 		base := s.uniqueName()
@@ -252,15 +250,8 @@ func (s *Store) createTmpWith(c *msgCopy, create func(string) (tmpFile, error)) 
 
 // syncClose fsyncs and closes f, reporting either failure: a write error
 // can surface only at fsync or close (NFS, quotas).
-func syncClose(f tmpFile, path string) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return newError("fsync", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return newError("close", path, err)
-	}
-	return nil
+func syncClose(f durable.File, path string) error {
+	return wrap(durable.SyncClose(f, path))
 }
 
 // link links c's tmp/ file into new/ as "<base>,S=<size>". link(2) fails

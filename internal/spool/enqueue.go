@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // maxTries bounds the retries when a fresh name is taken anyway.
@@ -33,7 +35,7 @@ func (s *Spool) createTmp(name string) (*os.File, string, error) {
 		var r [6]byte
 		_, _ = rand.Read(r[:])
 		path := filepath.Join(s.tmp, name+"."+hex.EncodeToString(r[:]))
-		f, err := createExcl(path)
+		f, err := durable.CreateExcl(path)
 		if err == nil {
 			return f, path, nil
 		}

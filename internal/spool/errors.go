@@ -2,9 +2,9 @@ package spool
 
 import (
 	"errors"
-	"io/fs"
-	"os"
 	"syscall"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // ErrNotFound is returned by Get, Retry and Remove for an ID that names no
@@ -22,14 +22,12 @@ var ErrLocked = errors.New("spool: entry is locked by another process")
 //
 // The CLI exits 73 (cannot create) when Create reports true and 74 (I/O
 // error) otherwise.
-type Error struct {
-	Op   string
-	Path string
-	Err  error
-	Full bool
-}
+//
+// Its fields and wrapping are durable.Error's; the spool adds its prefix
+// and Create.
+type Error durable.Error
 
-func (e *Error) Error() string { return "spool: " + e.Op + " " + e.Path + ": " + e.Err.Error() }
+func (e *Error) Error() string { return "spool: " + (*durable.Error)(e).Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -47,18 +45,14 @@ func (e *Error) Create() bool {
 // newError wraps err for op on path, peeling off the os wrappers because
 // Error names the operation and the path already.
 func newError(op, path string, err error) *Error {
-	var (
-		pe *fs.PathError
-		le *os.LinkError
-		se *os.SyscallError
-	)
-	switch {
-	case errors.As(err, &pe):
-		err = pe.Err
-	case errors.As(err, &le):
-		err = le.Err
-	case errors.As(err, &se):
-		err = se.Err
+	return (*Error)(durable.NewError(op, path, err))
+}
+
+// wrap gives a *durable.Error the spool's type; other errors, and nil,
+// pass unchanged.
+func wrap(err error) error {
+	if de, ok := err.(*durable.Error); ok {
+		return (*Error)(de)
 	}
-	return &Error{Op: op, Path: path, Err: err, Full: errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)}
+	return err
 }

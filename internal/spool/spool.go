@@ -38,6 +38,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/durable"
 )
 
 // Defaults of the schedule (Postfix's minimal_backoff_time,
@@ -252,8 +254,8 @@ func Open(dir string, o Options) (*Spool, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for _, d := range []string{dir, s.queue, s.tmp} {
-		if err := mkdirDurable(d); err != nil {
-			return nil, err
+		if err := durable.MkdirAll(d); err != nil {
+			return nil, wrap(err)
 		}
 	}
 	return s, nil
@@ -261,35 +263,6 @@ func Open(dir string, o Options) (*Spool, error) {
 
 // Dir returns the spool directory.
 func (s *Spool) Dir() string { return s.dir }
-
-// mkdirDurable creates path and its missing parents (0700) and fsyncs the
-// parent of each directory it creates.
-func mkdirDurable(path string) error {
-	path = filepath.Clean(path)
-	fi, err := os.Stat(path)
-	if err == nil {
-		if !fi.IsDir() {
-			return &Error{Op: "mkdir", Path: path, Err: errors.New("not a directory")}
-		}
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return newError("mkdir", path, err)
-	}
-	parent := filepath.Dir(path)
-	if parent != path {
-		if err := mkdirDurable(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(path, 0o700); err != nil {
-		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
-			return nil
-		}
-		return newError("mkdir", path, err)
-	}
-	return syncDir(parent)
-}
 
 func (s *Spool) msgPath(id string) string   { return filepath.Join(s.queue, id+".msg") }
 func (s *Spool) statePath(id string) string { return filepath.Join(s.queue, id+".json") }
@@ -430,18 +403,21 @@ func (s *Spool) writeState(e *Entry, create bool) error {
 		return err
 	}
 	dst := s.statePath(e.ID)
-	if create {
-		// link(2) never replaces: a new entry cannot clobber another.
-		err = os.Link(tmp, dst)
-		os.Remove(tmp)
-		if err != nil {
-			return newError("link", dst, err)
+	if !create {
+		if err := durable.Rename(tmp, dst); err != nil {
+			// Gone already if only the fsync of queue/ failed.
+			os.Remove(tmp)
+			return wrap(err)
 		}
-	} else if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return newError("rename", dst, err)
+		return nil
 	}
-	return syncDir(s.queue)
+	// link(2) never replaces: a new entry cannot clobber another.
+	err = os.Link(tmp, dst)
+	os.Remove(tmp)
+	if err != nil {
+		return newError("link", dst, err)
+	}
+	return wrap(durable.SyncDir(s.queue))
 }
 
 // writeTmp writes b into a fresh file tmp/NAME.<random> (O_EXCL, 0600),
@@ -466,14 +442,7 @@ func (s *Spool) writeTmp(name string, b []byte) (string, error) {
 // syncClose fsyncs and closes f; a write error may surface only at fsync
 // or close (NFS, quotas).
 func syncClose(f *os.File, path string) error {
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return newError("fsync", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return newError("close", path, err)
-	}
-	return nil
+	return wrap(durable.SyncClose(f, path))
 }
 
 // remove deletes the entry: the state first (the entry is gone from then
@@ -486,7 +455,7 @@ func (l *locked) remove() error {
 	if err := os.Remove(l.s.msgPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return newError("remove", l.s.msgPath(id), err)
 	}
-	return syncDir(l.s.queue)
+	return wrap(durable.SyncDir(l.s.queue))
 }
 
 // Remove deletes the entry id without delivering or bouncing it. It
