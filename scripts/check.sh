@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/check.sh: everything CI checks, in one place. README's test command.
-#   gofmt, go vet, staticcheck, the import rules of the layout, man pages
+#   gofmt, go vet, the release platforms' builds, staticcheck, the import rules of the layout, man pages
 #   and completions up to date (scripts/gen-docs.sh --check), go test -race.
 # SMTPKIT_CHECK_FAST=1 skips -race (quicker local runs). SMTPKIT_TEST_JSON=FILE
 # also writes go test's -json events to FILE (for scripts/interop/matrix.sh).
@@ -17,6 +17,10 @@ fi
 
 step "go vet"
 go vet ./...
+
+# The release builds these (.goreleaser.yaml); the tests are Linux's only.
+step "go build for darwin, freebsd, windows"
+for os in darwin freebsd windows; do GOOS=$os go build ./...; done
 
 step "staticcheck"
 STATICCHECK_VERSION=v0.8.2

@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -279,14 +278,14 @@ func (r *Resolver) startDaemon(t testing.TB, name string, conf func(port int) (s
 		}
 		cmd := exec.Command(argv[0], append(argv[1:], confFile)...)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = r.Dir, out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		newGroup(cmd)
 		if err := cmd.Start(); err != nil {
 			out.Close()
 			t.Fatalf("dnssectest: start %s: %v", name, err)
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); out.Close(); close(exited) }()
-		stop := func() { stopGroup(cmd.Process.Pid, exited) }
+		stop := func() { stopGroup(cmd.Process, exited) }
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if lastErr = waitReady(addr, check, exited); lastErr == nil {
 			t.Cleanup(stop)
@@ -296,20 +295,6 @@ func (r *Resolver) startDaemon(t testing.TB, name string, conf func(port int) (s
 	}
 	t.Fatalf("dnssectest: %s did not come up: %v\n%s", name, lastErr, r.Logs())
 	return ""
-}
-
-// stopGroup ends the process group the server leads (nsd forks helpers), politely
-// first.
-func stopGroup(pid int, exited <-chan struct{}) {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(stopGrace):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	}
-	// Helpers may outlive the leader for a moment.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func waitReady(addr string, check func(string) error, exited <-chan struct{}) error {
