@@ -17,7 +17,7 @@ var ErrLocked = errors.New("spool: entry is locked by another process")
 
 // Error is a filesystem failure in the spool: Op is what was being done
 // ("mkdir", "create", "write", "fsync", "close", "link", "rename", "open",
-// "read", "lock"), Path the file or directory, Err the cause (usually a
+// "read", "lock", "remove"), Path the file or directory, Err the cause (usually a
 // syscall.Errno). Full is set when the cause is ENOSPC or EDQUOT.
 //
 // The CLI exits 73 (cannot create) when Create reports true and 74 (I/O
