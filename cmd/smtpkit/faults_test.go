@@ -14,7 +14,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/mail"
 	"os"
@@ -23,80 +22,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
-
-// mountTmpfs mounts a tmpfs of size (mount -t tmpfs -o size=SIZE) on a
-// fresh directory and unmounts it when the test ends. Where mounting is
-// not permitted the test skips, or fails under SMTPKIT_REQUIRE_PEERS=1.
-// Call it before starting anything that uses the mount: cleanups run last
-// registered first, so the unmount comes after they stop.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	skip := t.Skipf
-	if requirePeers() {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("a small tmpfs needs root to mount (CI runs as root; SMTPKIT_REQUIRE_PEERS=1 makes this a failure)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		skip("mount -t tmpfs -o size=%s tmpfs %s: %v (no CAP_SYS_ADMIN here?)", size, dir, err)
-	}
-	// Registered after t.TempDir's removal, so it runs before it.
-	t.Cleanup(func() {
-		_ = syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size="+size)
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("umount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// remountTmpfs makes the tmpfs on mnt read-only, or writable again.
-func remountTmpfs(t *testing.T, mnt, size string, readOnly bool) {
-	t.Helper()
-	flags := uintptr(syscall.MS_REMOUNT)
-	if readOnly {
-		flags |= syscall.MS_RDONLY
-	}
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", flags, "size="+size); err != nil {
-		t.Fatalf("remount %s (read-only %v): %v", mnt, readOnly, err)
-	}
-}
-
-// fillUp writes a file in dir until the filesystem is full and returns
-// its path; removing it gives the space back.
-func fillUp(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := bytes.Repeat([]byte("x"), 4096)
-	for i := 0; ; i++ {
-		if i > 1<<20 {
-			t.Fatal("the filesystem never filled up")
-		}
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	// The last partial page too.
-	for n := 2048; n > 0; n /= 2 {
-		_, _ = f.Write(chunk[:n])
-	}
-	return path
-}
 
 // wantEmptyDirs fails for each file in the given directories (missing
 // directories count as empty).
@@ -137,39 +66,29 @@ func subjects(srvs ...*smtptest.Server) []string {
 // stored; made writable again, the next message gets its 250. serve
 // started on a read-only filesystem without its maildir exits 73.
 func TestFaultsServeDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	const size = "256k"
-	mnt := mountTmpfs(t, size)
-	bin := buildSmtpkit(t)
-	dir := t.TempDir()
-	env := binEnv(dir)
+	disk, rig := newDiskFaultRig(t)
 	boxes := []string{"alice", "bob", "carol"}
 	args := []string{"--hostname", "full.test", "--domain", "example.com"}
 	for _, b := range boxes {
-		args = append(args, "--mailbox", b+"@example.com="+filepath.Join(mnt, b))
+		args = append(args, "--mailbox", b+"@example.com="+disk.path(b))
 	}
-	srv := startServeBinary(t, bin, dir, "serve", args...)
+	srv := rig.serve(args...)
 	msg, err := genMessage(100 << 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgFile := filepath.Join(dir, "100k.eml")
+	msgFile := rig.path("100k.eml")
 	if err := os.WriteFile(msgFile, msg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	send := func(want int, extra ...string) binRun {
 		t.Helper()
-		a := append([]string{"send", "--server", srv.addr, "--tls", "none", "--from", "s@example.net", "-v"}, extra...)
-		r := runBinary(t, bin, dir, env, false, a...)
-		wantExit(t, r, want)
-		return r
+		return rig.run(want, append([]string{"send", "--server", srv.addr, "--tls", "none", "--from", "s@example.net", "-v"}, extra...)...)
 	}
 	allEmpty := func(what string) {
 		t.Helper()
 		for _, b := range boxes {
-			wantEmptyDirs(t, filepath.Join(mnt, b, "new"), filepath.Join(mnt, b, "tmp"))
+			wantEmptyDirs(t, disk.path(b, "new"), disk.path(b, "tmp"))
 		}
 	}
 
@@ -183,7 +102,7 @@ func TestFaultsServeDisk(t *testing.T) {
 	}
 
 	// Read-only: 451 4.3.0, nothing stored.
-	remountTmpfs(t, mnt, size, true)
+	disk.readOnly()
 	r := send(75, "--to", "alice@example.com", "--subject", "read-only")
 	if !strings.Contains(r.stderr, "451 4.3.0 ") {
 		t.Errorf("read-only maildir: no 451 4.3.0:\n%s", r)
@@ -191,10 +110,10 @@ func TestFaultsServeDisk(t *testing.T) {
 	allEmpty("on a read-only filesystem")
 
 	// Writable again: delivered.
-	remountTmpfs(t, mnt, size, false)
+	disk.writable()
 	send(0, "--to", "alice@example.com", "--to", "bob@example.com", "--subject", "after the faults")
 	for _, b := range []string{"alice", "bob"} {
-		n, err := checkMaildir(filepath.Join(mnt, b), nil)
+		n, err := checkMaildir(disk.path(b), nil)
 		if err != nil || n != 1 {
 			t.Errorf("%s: %d messages (%v), want 1", b, n, err)
 		}
@@ -206,9 +125,8 @@ func TestFaultsServeDisk(t *testing.T) {
 	}
 
 	// A read-only filesystem and no maildir yet: serve cannot start (73).
-	remountTmpfs(t, mnt, size, true)
-	r = runBinary(t, bin, dir, env, false, "serve", "--listen", "127.0.0.1:0", "--maildir", filepath.Join(mnt, "new-maildir"))
-	wantExit(t, r, 73)
+	disk.readOnly()
+	r = rig.run(73, "serve", "--listen", "127.0.0.1:0", "--maildir", disk.path("new-maildir"))
 	if !strings.Contains(r.stderr, "read-only file system") {
 		t.Errorf("serve on a read-only filesystem does not say why:\n%s", r)
 	}
@@ -229,12 +147,12 @@ func relayMsg(t *testing.T, dir, subject string, size int) string {
 	return p
 }
 
-// spoolEntries lists the spool's entries: ID -> the status of each
-// recipient, from `relay queue --format json`.
-func spoolEntries(t *testing.T, bin, dir, sp string) map[string][]string {
+// spoolEntries lists the entries of the spool sp: ID -> the status of
+// each recipient, from `relay queue --format json`.
+func (rig *faultRig) spoolEntries(sp string) map[string][]string {
+	t := rig.t
 	t.Helper()
-	r := runBinary(t, bin, dir, binEnv(dir), false, "relay", "queue", "--spool", sp, "--format", "json")
-	wantExit(t, r, 0)
+	r := rig.run(0, "relay", "queue", "--spool", sp, "--format", "json")
 	var q struct {
 		Entries []struct {
 			ID         string `json:"id"`
@@ -263,48 +181,38 @@ func spoolEntries(t *testing.T, bin, dir, sp string) map[string][]string {
 // flush of a full spool exits 74 the same way. Made writable, or with the
 // space back, the flush delivers each message once.
 func TestFaultsRelaySpool(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	const size = "256k"
-	mnt := mountTmpfs(t, size)
-	bin := buildSmtpkit(t)
-	dir := t.TempDir()
-	env := binEnv(dir)
-	srv := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true})
+	disk, rig := newDiskFaultRig(t)
+	srv := goodServer(t)
 	closed := closedPort(t)
-	sp := filepath.Join(mnt, "spool")
-	relay := func(want int, route, msg string) binRun {
+	sp := disk.path("spool")
+	relay := func(want int, route, subject string, size int) binRun {
 		t.Helper()
-		r := runBinary(t, bin, dir, env, false, "relay", "--spool", sp, "--route", "example.com="+route, "--from", "sender@example.net", "--to", "rcpt@example.com", msg)
-		wantExit(t, r, want)
-		return r
+		return rig.run(want, "relay", "--spool", sp, "--route", "example.com="+route, "--from", "sender@example.net", "--to", "rcpt@example.com",
+			relayMsg(t, rig.dir, subject, size))
 	}
 	flush := func(want int, route string) binRun {
 		t.Helper()
-		r := runBinary(t, bin, dir, env, false, "relay", "flush", "--all", "--spool", sp, "--route", "example.com="+route, "--concurrency", "1")
-		wantExit(t, r, want)
-		return r
+		return rig.run(want, "relay", "flush", "--all", "--spool", sp, "--route", "example.com="+route, "--concurrency", "1")
 	}
 
 	// Full: 74, no half entry; a small message still goes.
-	r := relay(74, srv.Addr(), relayMsg(t, dir, "too-big", 1<<20))
+	r := relay(74, srv.Addr(), "too-big", 1<<20)
 	if !strings.Contains(r.stderr, "no space left on device") {
 		t.Errorf("a full spool does not say why:\n%s", r)
 	}
 	wantEmptyDirs(t, filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
-	relay(0, srv.Addr(), relayMsg(t, dir, "small", 2<<10))
+	relay(0, srv.Addr(), "small", 2<<10)
 
 	// Two deferred entries (the route is a closed port) for what follows.
-	relay(75, closed, relayMsg(t, dir, "deferred-1", 2<<10))
-	relay(75, closed, relayMsg(t, dir, "deferred-2", 2<<10))
-	if n := len(spoolEntries(t, bin, dir, sp)); n != 2 {
+	relay(75, closed, "deferred-1", 2<<10)
+	relay(75, closed, "deferred-2", 2<<10)
+	if n := len(rig.spoolEntries(sp)); n != 2 {
 		t.Fatalf("%d entries in the spool, want 2", n)
 	}
 
 	// Read-only: relay cannot store, and flush attempts nothing (73).
-	remountTmpfs(t, mnt, size, true)
-	r = relay(73, srv.Addr(), relayMsg(t, dir, "read-only", 2<<10))
+	disk.readOnly()
+	r = relay(73, srv.Addr(), "read-only", 2<<10)
 	if !strings.Contains(r.stderr, "read-only file system") {
 		t.Errorf("a read-only spool does not say why:\n%s", r)
 	}
@@ -317,20 +225,20 @@ func TestFaultsRelaySpool(t *testing.T) {
 	}
 
 	// Writable again: each deferred message is delivered once.
-	remountTmpfs(t, mnt, size, false)
+	disk.writable()
 	flush(0, srv.Addr())
 	if got := subjects(srv); !slices.Equal(got, []string{"deferred-1", "deferred-2", "small"}) {
 		t.Errorf("the server has %v, want deferred-1, deferred-2, small once each", got)
 	}
-	if n := len(spoolEntries(t, bin, dir, sp)); n != 0 {
+	if n := len(rig.spoolEntries(sp)); n != 0 {
 		t.Errorf("%d entries left in the spool", n)
 	}
 	wantEmptyDirs(t, filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
 
 	// Full while entries wait: the flush attempts nothing (74) and
 	// delivers them once the space is back.
-	relay(75, closed, relayMsg(t, dir, "deferred-3", 2<<10))
-	filler := fillUp(t, mnt)
+	relay(75, closed, "deferred-3", 2<<10)
+	disk.fill()
 	r = flush(74, srv.Addr())
 	if !strings.Contains(r.stderr, "no space left on device") {
 		t.Errorf("a flush of a full spool does not say why:\n%s", r)
@@ -338,9 +246,7 @@ func TestFaultsRelaySpool(t *testing.T) {
 	if got := subjects(srv); len(got) != 3 {
 		t.Errorf("a flush of a full spool delivered: the server has %v", got)
 	}
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	disk.free()
 	flush(0, srv.Addr())
 	if got := subjects(srv); !slices.Equal(got, []string{"deferred-1", "deferred-2", "deferred-3", "small"}) {
 		t.Errorf("the server has %v", got)
@@ -356,10 +262,7 @@ func TestFaultsRelaySpool(t *testing.T) {
 // delivers them, each message once (the faulty server stored none of
 // them: smtptest records a message only when it answers its end of data).
 func TestFaultsRelayNetwork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	bin := buildSmtpkit(t)
+	bin := faultBinary(t)
 	for _, tc := range []struct {
 		name   string
 		fault  smtptest.Fault
@@ -371,33 +274,29 @@ func TestFaultsRelayNetwork(t *testing.T) {
 		{"stall-after-dot", smtptest.Fault{At: smtptest.AtDot, Action: smtptest.NoAnswer}, "timed out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			env := binEnv(dir)
-			sp := filepath.Join(dir, "spool")
-			faulty := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true, Fault: tc.fault, FaultAfter: 1})
-			good := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true})
+			rig := newFaultRig(t, bin)
+			sp := rig.path("spool")
+			faulty := faultyServer(t, tc.fault, 1)
+			good := goodServer(t)
 			closed := closedPort(t)
 			var want []string
 			for i := 1; i <= 3; i++ {
 				s := fmt.Sprintf("msg-%d", i)
 				want = append(want, s)
-				r := runBinary(t, bin, dir, env, false, "relay", "--spool", sp, "--route", "example.com="+closed,
-					"--from", "sender@example.net", "--to", "rcpt@example.com", relayMsg(t, dir, s, 8<<10))
-				wantExit(t, r, 75)
+				rig.run(75, "relay", "--spool", sp, "--route", "example.com="+closed,
+					"--from", "sender@example.net", "--to", "rcpt@example.com", relayMsg(t, rig.dir, s, 8<<10))
 			}
 			flush := func(route string) binRun {
 				t.Helper()
-				r := runBinary(t, bin, dir, env, false, "--timeout", "1s", "relay", "flush", "--all", "--spool", sp,
+				return rig.run(0, "--timeout", "1s", "relay", "flush", "--all", "--spool", sp,
 					"--route", "example.com="+route, "--concurrency", "1", "-v")
-				wantExit(t, r, 0)
-				return r
 			}
 			r := flush(faulty.Addr())
 			t.Logf("flush: exit %d", r.code)
 			if got := len(faulty.Messages()); got != 1 {
 				t.Fatalf("the faulty server took %d messages, want 1\n%s", got, r)
 			}
-			entries := spoolEntries(t, bin, dir, sp)
+			entries := rig.spoolEntries(sp)
 			if len(entries) != 2 {
 				t.Fatalf("%d entries kept, want 2: %v\n%s", len(entries), entries, r)
 			}
@@ -406,7 +305,7 @@ func TestFaultsRelayNetwork(t *testing.T) {
 					t.Errorf("entry %s: %v, want deferred", id, st)
 				}
 			}
-			q := runBinary(t, bin, dir, env, false, "relay", "queue", "--spool", sp)
+			q := rig.runAnyExit("relay", "queue", "--spool", sp)
 			if tc.reason != "" && !strings.Contains(strings.ToLower(q.stdout), tc.reason) {
 				t.Errorf("relay queue does not give the reason %q:\n%s", tc.reason, q)
 			}
@@ -414,7 +313,7 @@ func TestFaultsRelayNetwork(t *testing.T) {
 			if got := subjects(faulty, good); !slices.Equal(got, want) {
 				t.Errorf("delivered %v, want %v once each", got, want)
 			}
-			if n := len(spoolEntries(t, bin, dir, sp)); n != 0 {
+			if n := len(rig.spoolEntries(sp)); n != 0 {
 				t.Errorf("%d entries left", n)
 			}
 		})
@@ -541,10 +440,7 @@ func rowsOf(t *testing.T, subjects []string) []int {
 // --resend-unconfirmed sends those. In the end every row is delivered
 // exactly once.
 func TestFaultsBatchNetwork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	bin := buildSmtpkit(t)
+	bin := faultBinary(t)
 	const total = 8
 	for _, tc := range []struct {
 		name  string
@@ -556,24 +452,22 @@ func TestFaultsBatchNetwork(t *testing.T) {
 		{"stall-after-dot", smtptest.Fault{At: smtptest.AtDot, Action: smtptest.NoAnswer}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			env := binEnv(dir)
-			batchRows(t, dir, total)
-			faulty := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true, Fault: tc.fault, FaultAfter: 3})
-			good := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true})
+			rig := newFaultRig(t, bin)
+			batchRows(t, rig.dir, total)
+			faulty := faultyServer(t, tc.fault, 3)
+			good := goodServer(t)
 			run := func(addr, results string, extra ...string) binRun {
 				t.Helper()
-				args := append([]string{"--timeout", "1s", "send", "--batch", "rows.csv", "--template", "msg.tmpl", "--server", addr,
+				return rig.runAnyExit(append([]string{"--timeout", "1s", "send", "--batch", "rows.csv", "--template", "msg.tmpl", "--server", addr,
 					"--tls", "none", "--from", "load@example.net", "--state", "state", "--lock", "--concurrency", "2",
-					"--retries", "0", "--results", results}, extra...)
-				return runBinary(t, bin, dir, env, false, args...)
+					"--retries", "0", "--results", results}, extra...)...)
 			}
 
 			r := run(faulty.Addr(), "run1.jsonl")
 			wantExit(t, r, 75)
-			res := batchResults(t, filepath.Join(dir, "run1.jsonl"))
+			res := batchResults(t, rig.path("run1.jsonl"))
 			sent := rowsOf(t, subjects(faulty))
-			accepted, doubt := journalState(t, filepath.Join(dir, "state"))
+			accepted, doubt := journalState(t, rig.path("state"))
 			t.Logf("run 1: exit %d, rows by status %v", r.code, res)
 			if len(sent) < 3 || len(sent) == total {
 				t.Fatalf("the faulty server took rows %v: the fault did not strike\n%s", sent, r)
@@ -596,7 +490,7 @@ func TestFaultsBatchNetwork(t *testing.T) {
 
 			// Rerun against a working server.
 			r = run(good.Addr(), "run2.jsonl")
-			res2 := batchResults(t, filepath.Join(dir, "run2.jsonl"))
+			res2 := batchResults(t, rig.path("run2.jsonl"))
 			if len(doubt) > 0 {
 				wantExit(t, r, 75)
 			} else {
@@ -617,7 +511,7 @@ func TestFaultsBatchNetwork(t *testing.T) {
 			if !slices.Equal(all, want) {
 				t.Errorf("rows delivered %v, want each of 1..%d once", all, total)
 			}
-			if accepted, doubt := journalState(t, filepath.Join(dir, "state")); !slices.Equal(accepted, want) || len(doubt) > 0 {
+			if accepted, doubt := journalState(t, rig.path("state")); !slices.Equal(accepted, want) || len(doubt) > 0 {
 				t.Errorf("journal at the end: accepted %v, in doubt %v", accepted, doubt)
 			}
 		})
@@ -631,36 +525,27 @@ func TestFaultsBatchNetwork(t *testing.T) {
 // connecting. With the space back, a rerun sends every row once and the
 // journal holds them all.
 func TestFaultsBatchStateDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	const size = "256k"
-	mnt := mountTmpfs(t, size)
-	bin := buildSmtpkit(t)
-	dir := t.TempDir()
-	env := binEnv(dir)
+	disk, rig := newDiskFaultRig(t)
 	const total = 6
-	batchRows(t, dir, total)
-	srv := smtptest.NewServer(t, smtptest.ServerOptions{NoStartTLS: true})
-	state := filepath.Join(mnt, "state")
+	batchRows(t, rig.dir, total)
+	srv := goodServer(t)
+	state := disk.path("state")
 	run := func(want int, results string) binRun {
 		t.Helper()
-		r := runBinary(t, bin, dir, env, false, "send", "--batch", "rows.csv", "--template", "msg.tmpl", "--server", srv.Addr(),
+		return rig.run(want, "send", "--batch", "rows.csv", "--template", "msg.tmpl", "--server", srv.Addr(),
 			"--tls", "none", "--from", "load@example.net", "--state", state, "--lock", "--results", results)
-		wantExit(t, r, want)
-		return r
 	}
 
 	// Read-only: the journal cannot be created: 73, nothing sent.
-	remountTmpfs(t, mnt, size, true)
+	disk.readOnly()
 	r := run(73, "ro.jsonl")
 	if !strings.Contains(r.stderr, "read-only file system") || len(srv.Messages()) != 0 || srv.Sessions() != 0 {
 		t.Errorf("read-only --state: %d messages, %d sessions\n%s", len(srv.Messages()), srv.Sessions(), r)
 	}
-	remountTmpfs(t, mnt, size, false)
+	disk.writable()
 
 	// Full: the first journal record fails: 74, nothing delivered.
-	filler := fillUp(t, mnt)
+	disk.fill()
 	r = run(74, "full.jsonl")
 	if !strings.Contains(r.stderr, "no space left on device") {
 		t.Errorf("a full --state disk does not say why:\n%s", r)
@@ -668,9 +553,7 @@ func TestFaultsBatchStateDisk(t *testing.T) {
 	if got := subjects(srv); len(got) != 0 {
 		t.Errorf("sent %v although the journal could not record them", got)
 	}
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	disk.free()
 	run(0, "after.jsonl")
 	want := []int{1, 2, 3, 4, 5, 6}
 	if got := rowsOf(t, subjects(srv)); !slices.Equal(got, want) {
@@ -687,13 +570,9 @@ func TestFaultsBatchStateDisk(t *testing.T) {
 // stores nothing of them (new/ and tmp/ empty), answers the stalled ones
 // 421 4.4.2 before closing, and goes on taking mail.
 func TestFaultsServeNetwork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: builds smtpkit")
-	}
-	bin := buildSmtpkit(t)
-	dir := t.TempDir()
-	md := filepath.Join(dir, "md")
-	srv := startServeBinary(t, bin, dir, "serve", "--hostname", "mx.test", "--maildir", md, "--timeout", "1s", "--data-timeout", "2s")
+	rig := newFaultRig(t, faultBinary(t))
+	md := rig.path("md")
+	srv := rig.serve("--hostname", "mx.test", "--maildir", md, "--timeout", "1s", "--data-timeout", "2s")
 	begin := func() *smtpLine {
 		t.Helper()
 		c := dialSMTP(t, srv.addr)
@@ -741,8 +620,7 @@ func TestFaultsServeNetwork(t *testing.T) {
 	}
 
 	// serve still takes mail.
-	r := runBinary(t, bin, dir, binEnv(dir), false, "send", "--server", srv.addr, "--tls", "none", "--from", "a@example.net", "--to", "b@example.com")
-	wantExit(t, r, 0)
+	rig.run(0, "send", "--server", srv.addr, "--tls", "none", "--from", "a@example.net", "--to", "b@example.com")
 	srv.stop(t)
 	if n, err := checkMaildir(md, nil); n != 1 || err != nil {
 		t.Errorf("%d messages (%v), want 1", n, err)
