@@ -8,6 +8,8 @@
 #        AUDIT=0 skips the audit comparison (testssl takes minutes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib/postfix.sh
+. scripts/bench/lib/postfix.sh
 N=${1:-20}
 for t in postfix posttls-finger testssl openssl python3; do
   command -v "$t" >/dev/null || { echo "bench: $t is not installed (apt-get install postfix testssl.sh openssl)" >&2; exit 1; }
@@ -16,43 +18,27 @@ done
 work=$(mktemp -d /var/tmp/smtpkit-probe-bench.XXXXXX)
 chmod 755 "$work"
 cleanup() {
-  [ -f "$work/pf/conf/main.cf" ] && postfix -c "$work/pf/conf" stop >/dev/null 2>&1 || true
+  postfix_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pf=$work/pf; mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
-chown postfix "$pf/data"
+pf=$work/pf
+postfix_init "$pf"
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
   -keyout "$pf/conf/key.pem" -out "$pf/conf/cert.pem" >/dev/null 2>&1
-cat > "$pf/conf/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-meta_directory = /etc/postfix
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = localhost
-mydestination =
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-maillog_file = $pf/maillog
-smtpd_relay_restrictions = reject_unauth_destination
-CF
-{
-  echo "127.0.0.1:$port inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_tls_cert_file=$pf/conf/cert.pem -o smtpd_tls_key_file=$pf/conf/key.pem"
-  printf '%s\n' "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" "tlsmgr unix - - n 1000? 1 tlsmgr" \
-    "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" \
-    "trace unix - - n - 0 bounce" "verify unix - - n - 1 verify" "proxymap unix - - n - - proxymap" \
-    "error unix - - n - - error" "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
-    "postlog unix-dgram n - n - 1 postlogd"
-} > "$pf/conf/master.cf"
-postfix -c "$pf/conf" start >/dev/null 2>&1 || script -qec "postfix -c $pf/conf start" /dev/null >/dev/null
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+# The services smtpd talks to, tlsmgr for STARTTLS; the probes send no
+# mail, so no delivery agents.
+printf '%s\n' "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" "tlsmgr unix - - n 1000? 1 tlsmgr" \
+  "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" \
+  "trace unix - - n - 0 bounce" "verify unix - - n - 1 verify" "proxymap unix - - n - - proxymap" \
+  "error unix - - n - - error" "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
+  "postlog unix-dgram n - n - 1 postlogd" |
+  postfix_master_cf "$port" -o smtpd_tls_security_level=may -o smtpd_tls_cert_file="$pf/conf/cert.pem" -o smtpd_tls_key_file="$pf/conf/key.pem"
+postfix_start "$port"
 
 # posttls-finger reads main.cf: point it at the throwaway instance's.
 export MAIL_CONFIG=$pf/conf

@@ -8,6 +8,8 @@
 # Usage: scripts/bench/serve.sh [N=10000]   (run as root for Postfix)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/bench/lib/postfix.sh
+. scripts/bench/lib/postfix.sh
 N=${1:-10000}
 S=20
 for t in smtp-source smtp-sink postfix python3; do
@@ -18,7 +20,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/pf/conf/main.cf" ] && postfix -c "$work/pf/conf" stop >/dev/null 2>&1 || true
+  postfix_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,54 +65,30 @@ R[raw]=$(median "${raw[@]}"); R[sink]=$(median "${sink[@]}"); R[kitsink]=$(media
 
 # 5. a throwaway Postfix delivering to maildir (timed until all N are in new/)
 if [ "$(id -u)" = 0 ]; then
-  pf=$work/pf; mkdir -p "$pf/conf" "$pf/queue" "$pf/data" "$pf/mail"
-  chown postfix "$pf/data"; chown nobody:nogroup "$pf/mail"
+  pf=$work/pf
+  postfix_init "$pf"
+  mkdir -p "$pf/mail"; chown nobody:nogroup "$pf/mail"
   p=$(freeport)
   nuid=$(id -u nobody); ngid=$(getent group nogroup | cut -d: -f3)
-  cat > "$pf/conf/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-meta_directory = /etc/postfix
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = localhost
-mydestination =
-mynetworks = 127.0.0.0/8
-alias_maps =
-alias_database =
-maillog_file = $pf/maillog
+  cat >> "$pf/conf/main.cf" <<CF
 maillog_file_prefixes = $pf
 virtual_mailbox_domains = example.com
 virtual_mailbox_base = $pf/mail
 virtual_mailbox_maps = texthash:$pf/conf/vmailbox
 virtual_uid_maps = static:$nuid
 virtual_gid_maps = static:$ngid
-smtpd_relay_restrictions = reject_unauth_destination
 default_transport = error:no relaying
 CF
   echo "b@example.com b/" > "$pf/conf/vmailbox"
-  sed -n '/^pickup/,$p' /usr/share/postfix/master.cf.dist 2>/dev/null > "$pf/conf/master.tail" || true
-  if [ ! -s "$pf/conf/master.tail" ]; then
-    printf '%s\n' "pickup unix n - n 60 1 pickup" "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" \
-      "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" \
-      "trace unix - - n - 0 bounce" "verify unix - - n - 1 verify" "flush unix n - n 1000? 0 flush" \
-      "proxymap unix - - n - - proxymap" "smtp unix - - n - - smtp" "relay unix - - n - - smtp" \
-      "showq unix n - n - - showq" "error unix - - n - - error" "retry unix - - n - - error" \
-      "discard unix - - n - - discard" "local unix - n n - - local" "virtual unix - n n - - virtual" \
-      "lmtp unix - - n - - lmtp" "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" \
-      "postlog unix-dgram n - n - 1 postlogd" > "$pf/conf/master.tail"
-  fi
-  { echo "127.0.0.1:$p inet n - n - - smtpd"; cat "$pf/conf/master.tail"; } > "$pf/conf/master.cf"
-  postfix -c "$pf/conf" start >/dev/null 2>&1 || script -qec "postfix -c $pf/conf start" /dev/null >/dev/null
-  waitport "$p"
+  postfix_services | postfix_master_cf "$p"
+  postfix_start "$p"
   t0=$(now); source_run "$p"
   for _ in $(seq 6000); do [ "$(count_new "$pf/mail")" -ge "$N" ] && break; sleep 0.05; done
   t1=$(now)
   got=$(count_new "$pf/mail")
   [ "$got" -ge "$N" ] || { echo "bench: Postfix delivered $got of $N" >&2; tail -5 "$pf/maillog" >&2; exit 1; }
   R[postfix]=$(rate "$t0" "$t1")
-  postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+  postfix_stop
 else
   R[postfix]=0
 fi
