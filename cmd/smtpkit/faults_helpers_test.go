@@ -5,11 +5,8 @@ package main
 // servers that take mail or misbehave. faults_test.go holds the scenarios.
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/smtpkit/smtpkit/internal/smtptest"
@@ -54,7 +51,7 @@ func newFaultRig(t *testing.T, bin string) *faultRig {
 func newDiskFaultRig(t *testing.T) (*smallDisk, *faultRig) {
 	t.Helper()
 	skipShortBuild(t)
-	disk := &smallDisk{t: t, dir: mountTmpfs(t, faultDiskSize), size: faultDiskSize}
+	disk := &smallDisk{t: t, dir: smtptest.Tmpfs(t, faultDiskSize), size: faultDiskSize}
 	return disk, newFaultRig(t, buildSmtpkit(t))
 }
 
@@ -115,19 +112,19 @@ func (d *smallDisk) path(elem ...string) string {
 // readOnly remounts the disk read-only.
 func (d *smallDisk) readOnly() {
 	d.t.Helper()
-	remountTmpfs(d.t, d.dir, d.size, true)
+	smtptest.RemountTmpfs(d.t, d.dir, d.size, true)
 }
 
 // writable remounts the disk writable.
 func (d *smallDisk) writable() {
 	d.t.Helper()
-	remountTmpfs(d.t, d.dir, d.size, false)
+	smtptest.RemountTmpfs(d.t, d.dir, d.size, false)
 }
 
 // fill writes a file until the disk is full; free removes it.
 func (d *smallDisk) fill() {
 	d.t.Helper()
-	d.filler = fillUp(d.t, d.dir)
+	d.filler = smtptest.FillUp(d.t, d.dir)
 }
 
 // free gives back the space fill took.
@@ -136,73 +133,4 @@ func (d *smallDisk) free() {
 	if err := os.Remove(d.filler); err != nil {
 		d.t.Fatal(err)
 	}
-}
-
-// mountTmpfs mounts a tmpfs of size (mount -t tmpfs -o size=SIZE) on a
-// fresh directory and unmounts it when the test ends. Where mounting is
-// not permitted the test skips, or fails under SMTPKIT_REQUIRE_PEERS=1.
-// Call it before starting anything that uses the mount: cleanups run last
-// registered first, so the unmount comes after they stop.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	skip := t.Skipf
-	if requirePeers() {
-		skip = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		skip("a small tmpfs needs root to mount (CI runs as root; SMTPKIT_REQUIRE_PEERS=1 makes this a failure)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		skip("mount -t tmpfs -o size=%s tmpfs %s: %v (no CAP_SYS_ADMIN here?)", size, dir, err)
-	}
-	// Registered after t.TempDir's removal, so it runs before it.
-	t.Cleanup(func() {
-		_ = syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size="+size)
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("umount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// remountTmpfs makes the tmpfs on mnt read-only, or writable again.
-func remountTmpfs(t *testing.T, mnt, size string, readOnly bool) {
-	t.Helper()
-	flags := uintptr(syscall.MS_REMOUNT)
-	if readOnly {
-		flags |= syscall.MS_RDONLY
-	}
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", flags, "size="+size); err != nil {
-		t.Fatalf("remount %s (read-only %v): %v", mnt, readOnly, err)
-	}
-}
-
-// fillUp writes a file in dir until the filesystem is full and returns
-// its path; removing it gives the space back.
-func fillUp(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := bytes.Repeat([]byte("x"), 4096)
-	for i := 0; ; i++ {
-		if i > 1<<20 {
-			t.Fatal("the filesystem never filled up")
-		}
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	// The last partial page too.
-	for n := 2048; n > 0; n /= 2 {
-		_, _ = f.Write(chunk[:n])
-	}
-	return path
 }

@@ -27,17 +27,18 @@ import (
 	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
-// wantEmptyDirs fails for each file in the given directories (missing
-// directories count as empty).
-func wantEmptyDirs(t *testing.T, dirs ...string) {
+// wantEmptyDirs fails, saying when, for each file in the given directories
+// (a missing directory counts as empty: serve or relay may have failed to
+// create it, which stores nothing either).
+func wantEmptyDirs(t *testing.T, when string, dirs ...string) {
 	t.Helper()
 	for _, d := range dirs {
 		names, err := maildirFiles(d)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", when, err)
 		}
 		if len(names) > 0 {
-			t.Errorf("%s holds %v", d, names)
+			t.Errorf("%s: %s holds %v", when, d, names)
 		}
 	}
 }
@@ -88,7 +89,7 @@ func TestFaultsServeDisk(t *testing.T) {
 	allEmpty := func(what string) {
 		t.Helper()
 		for _, b := range boxes {
-			wantEmptyDirs(t, disk.path(b, "new"), disk.path(b, "tmp"))
+			wantEmptyDirs(t, what, disk.path(b, "new"), disk.path(b, "tmp"))
 		}
 	}
 
@@ -200,7 +201,7 @@ func TestFaultsRelaySpool(t *testing.T) {
 	if !strings.Contains(r.stderr, "no space left on device") {
 		t.Errorf("a full spool does not say why:\n%s", r)
 	}
-	wantEmptyDirs(t, filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
+	wantEmptyDirs(t, "after a full spool", filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
 	relay(0, srv.Addr(), "small", 2<<10)
 
 	// Two deferred entries (the route is a closed port) for what follows.
@@ -233,7 +234,7 @@ func TestFaultsRelaySpool(t *testing.T) {
 	if n := len(rig.spoolEntries(sp)); n != 0 {
 		t.Errorf("%d entries left in the spool", n)
 	}
-	wantEmptyDirs(t, filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
+	wantEmptyDirs(t, "at the end", filepath.Join(sp, "queue"), filepath.Join(sp, "tmp"))
 
 	// Full while entries wait: the flush attempts nothing (74) and
 	// delivers them once the space is back.
@@ -603,14 +604,14 @@ func TestFaultsServeNetwork(t *testing.T) {
 	if err := poll(func() (bool, error) { return disconnects() == 1, nil }); err != nil {
 		t.Fatalf("serve never saw the reset: %v", err)
 	}
-	wantEmptyDirs(t, filepath.Join(md, "new"), filepath.Join(md, "tmp"))
+	wantEmptyDirs(t, "after a reset inside DATA", filepath.Join(md, "new"), filepath.Join(md, "tmp"))
 
 	// Silence in the middle of DATA: 421 4.4.2 at --data-timeout.
 	c = begin()
 	if r := c.reply(); !strings.HasPrefix(r, "421 4.4.2 ") {
 		t.Errorf("a client silent inside DATA got %q, want 421 4.4.2", r)
 	}
-	wantEmptyDirs(t, filepath.Join(md, "new"), filepath.Join(md, "tmp"))
+	wantEmptyDirs(t, "after a client silent inside DATA", filepath.Join(md, "new"), filepath.Join(md, "tmp"))
 
 	// Silence between commands: 421 4.4.2 at --timeout.
 	c = dialSMTP(t, srv.addr)
@@ -625,7 +626,7 @@ func TestFaultsServeNetwork(t *testing.T) {
 	if n, err := checkMaildir(md, nil); n != 1 || err != nil {
 		t.Errorf("%d messages (%v), want 1", n, err)
 	}
-	wantEmptyDirs(t, filepath.Join(md, "tmp"))
+	wantEmptyDirs(t, "at the end", filepath.Join(md, "tmp"))
 	logb, _ := os.ReadFile(srv.log)
 	if c := bytes.Count(logb, []byte(`msg="session ended"`)); c < 3 {
 		t.Errorf("%d \"session ended\" lines in serve's log, want 3 or more:\n%s", c, logb)

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // Polling bounds. They limit how long a helper looks for a peer to come up
@@ -34,10 +36,6 @@ const (
 // pythonPath is Debian's interpreter, the one python3-aiosmtpd belongs to
 // (a python3 found earlier on PATH may be another one without it).
 const pythonPath = "/usr/bin/python3"
-
-// requirePeers reports whether a missing peer is a failure
-// (SMTPKIT_REQUIRE_PEERS=1, set by CI) rather than a reason to skip.
-func requirePeers() bool { return os.Getenv("SMTPKIT_REQUIRE_PEERS") == "1" }
 
 var peerCache struct {
 	sync.Mutex
@@ -116,7 +114,7 @@ func scriptCondition(cond string) (bool, error) {
 		return false, fmt.Errorf("unknown peer %q", name)
 	}
 	if _, err := findPeer(name); err != nil {
-		if requirePeers() {
+		if smtptest.RequirePeers() {
 			return false, fmt.Errorf("peer %s is required (SMTPKIT_REQUIRE_PEERS=1) but cannot run: %v", name, err)
 		}
 		return false, nil
@@ -130,7 +128,7 @@ func needPeer(t *testing.T, name string) string {
 	t.Helper()
 	path, err := findPeer(name)
 	if err != nil {
-		if requirePeers() {
+		if smtptest.RequirePeers() {
 			t.Fatalf("peer %s is required (SMTPKIT_REQUIRE_PEERS=1) but cannot run: %v", name, err)
 		}
 		t.Skipf("%s not available: %v", name, err)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // TestServeDiskFull runs serve with its maildir on a 512 KiB tmpfs: a
@@ -22,7 +24,7 @@ func TestServeDiskFull(t *testing.T) {
 		t.Skip("skipped with -short: builds smtpkit")
 	}
 	// Before serve starts: the unmount then runs after serve's stop.
-	mnt := mountTmpfs(t, "512k")
+	mnt := smtptest.Tmpfs(t, "512k")
 	bin := buildSmtpkit(t)
 	dir := t.TempDir()
 	md := filepath.Join(mnt, "maildir")

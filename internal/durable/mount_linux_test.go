@@ -8,39 +8,19 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a tmpfs of the given size on a fresh directory and
-// unmounts it when the test ends; it skips the test when it cannot.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		t.Skipf("skipped: mount -t tmpfs -o size=%s tmpfs %s: %v (no CAP_SYS_ADMIN here?)", size, dir, err)
-	}
-	// Registered after t.TempDir's removal, so it runs before it.
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("umount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
+	"github.com/smtpkit/smtpkit/internal/smtptest"
+)
 
 // TestReadOnly: every step that would change a read-only filesystem is an
 // *Error with EROFS, named after the path it could not change.
 func TestReadOnly(t *testing.T) {
-	mnt := mountTmpfs(t, "1m")
+	mnt := smtptest.Tmpfs(t, "1m")
 	src := filepath.Join(mnt, "src")
 	if err := os.WriteFile(src, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("skipped: remount read-only: %v", err)
-	}
+	smtptest.RemountTmpfs(t, mnt, "1m", true)
 	sub := filepath.Join(mnt, "a")
 	wantError(t, MkdirAll(filepath.Join(sub, "b")), "mkdir", sub, syscall.EROFS)
 	dst := filepath.Join(mnt, "dst")
@@ -60,7 +40,7 @@ func TestReadOnly(t *testing.T) {
 // TestDiskFull: a write that does not fit gives ENOSPC, which NewError
 // marks Full.
 func TestDiskFull(t *testing.T) {
-	path := filepath.Join(mountTmpfs(t, "64k"), "f")
+	path := filepath.Join(smtptest.Tmpfs(t, "64k"), "f")
 	f, err := CreateRaw(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,30 +9,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
-// mountTmpfs mounts a tmpfs of the given size on a fresh directory and
-// unmounts it when the test ends; it skips the test when it cannot.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		t.Skipf("skipped: mount -t tmpfs -o size=%s tmpfs %s: %v (no CAP_SYS_ADMIN here?)", size, dir, err)
-	}
-	// Registered after t.TempDir's removal, so it runs before it.
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("umount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 func TestDiskFull(t *testing.T) {
-	dir := filepath.Join(mountTmpfs(t, "256k"), "Maildir")
+	dir := filepath.Join(smtptest.Tmpfs(t, "256k"), "Maildir")
 	if err := Ensure(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +43,7 @@ func TestDiskFull(t *testing.T) {
 
 // TestDiskFullCopies: the second copy does not fit; the first goes too.
 func TestDiskFullCopies(t *testing.T) {
-	mnt := mountTmpfs(t, "256k")
+	mnt := smtptest.Tmpfs(t, "256k")
 	a, b := filepath.Join(mnt, "a"), filepath.Join(mnt, "b")
 	for _, d := range []string{a, b} {
 		if err := Ensure(d); err != nil {
@@ -82,14 +64,12 @@ func TestDiskFullCopies(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	mnt := mountTmpfs(t, "1m")
+	mnt := smtptest.Tmpfs(t, "1m")
 	dir := filepath.Join(mnt, "Maildir")
 	if err := Ensure(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-		t.Skipf("skipped: remount read-only: %v", err)
-	}
+	smtptest.RemountTmpfs(t, mnt, "1m", true)
 	_, err := newTestStore().Deliver(context.Background(), dir, nil, strings.NewReader("x"))
 	var e *Error
 	if !errors.As(err, &e) || !e.Permission() || e.Temporary() || !errors.Is(err, syscall.EROFS) {
@@ -105,7 +85,7 @@ func TestReadOnly(t *testing.T) {
 // filesystems (EXDEV); the copy falls back to copying.
 func TestCopiesAcrossFilesystems(t *testing.T) {
 	local := filepath.Join(t.TempDir(), "local")
-	other := filepath.Join(mountTmpfs(t, "1m"), "other")
+	other := filepath.Join(smtptest.Tmpfs(t, "1m"), "other")
 	prefix := []byte("Return-Path: <a@x>\r\n")
 	got, err := newTestStore().DeliverCopies(context.Background(),
 		[]Target{{Dir: local, Prefix: prefix}, {Dir: other, Prefix: prefix}}, strings.NewReader("body\r\n"))

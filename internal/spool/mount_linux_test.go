@@ -9,33 +9,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a tmpfs with the given options on a fresh directory and
-// unmounts it when the test ends; it skips the test when it cannot.
-func mountTmpfs(t *testing.T, flags uintptr, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a small tmpfs needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, opts); err != nil {
-		t.Skipf("skipped: mount -t tmpfs -o %s tmpfs %s: %v (no CAP_SYS_ADMIN here?)", opts, dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("umount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
+	"github.com/smtpkit/smtpkit/internal/smtptest"
+)
 
 // TestEnqueueDiskFull: a message that does not fit gives an *Error with
 // Full set (the CLI exits 74) and leaves nothing behind; a small one still
 // goes in afterwards.
 func TestEnqueueDiskFull(t *testing.T) {
 	c := newClock()
-	s := openSpool(t, filepath.Join(mountTmpfs(t, 0, "size=256k,mode=0700"), "spool"), c, Options{})
+	s := openSpool(t, filepath.Join(smtptest.Tmpfs(t, "256k"), "spool"), c, Options{})
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	_, err := s.Enqueue(context.Background(), bytes.NewReader(big), "a@example.net", []string{"b@example.com"})
 	var e *Error
@@ -55,7 +38,8 @@ func TestEnqueueDiskFull(t *testing.T) {
 // TestOpenReadOnly: a spool that cannot be created is an *Error that says
 // Create (the CLI exits 73).
 func TestOpenReadOnly(t *testing.T) {
-	dir := mountTmpfs(t, syscall.MS_RDONLY, "size=64k")
+	dir := smtptest.Tmpfs(t, "64k")
+	smtptest.RemountTmpfs(t, dir, "64k", true)
 	_, err := Open(filepath.Join(dir, "spool"), Options{})
 	var e *Error
 	if !errors.As(err, &e) || !e.Create() || !errors.Is(err, syscall.EROFS) {
@@ -70,35 +54,20 @@ func TestOpenReadOnly(t *testing.T) {
 // delivered once.
 func TestFlushReadOnlyOrFull(t *testing.T) {
 	c := newClock()
-	mnt := mountTmpfs(t, 0, "size=256k,mode=0700")
+	mnt := smtptest.Tmpfs(t, "256k")
 	s := openSpool(t, filepath.Join(mnt, "spool"), c, Options{})
 	enqueue(t, s, "a@example.net", "b@example.com")
 	mta := &fakeMTA{}
-	remount := func(flags uintptr) {
-		t.Helper()
-		if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT|flags, "size=256k"); err != nil {
-			t.Fatal(err)
-		}
-	}
 
-	remount(syscall.MS_RDONLY)
+	smtptest.RemountTmpfs(t, mnt, "256k", true)
 	_, err := s.Flush(context.Background(), mta.attempt, FlushOptions{})
 	var e *Error
 	if !errors.As(err, &e) || !e.Create() || !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("read-only: %v (%T), want a create *Error with EROFS", err, err)
 	}
-	remount(0)
+	smtptest.RemountTmpfs(t, mnt, "256k", false)
 
-	filler, err := os.Create(filepath.Join(mnt, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := filler.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	filler.Close()
+	filler := smtptest.FillUp(t, mnt)
 	_, err = s.Flush(context.Background(), mta.attempt, FlushOptions{})
 	if !errors.As(err, &e) || !e.Full {
 		t.Fatalf("full: %v (%T), want a full *Error", err, err)
@@ -110,7 +79,7 @@ func TestFlushReadOnlyOrFull(t *testing.T) {
 		t.Errorf("tmp/ holds %v", got)
 	}
 
-	if err := os.Remove(filepath.Join(mnt, "filler")); err != nil {
+	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Flush(context.Background(), mta.attempt, FlushOptions{})
