@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/lib/postfix.sh
-. scripts/bench/lib/postfix.sh
+. scripts/bench/lib/postfix.sh  # and lib/net.sh: freeport, waitport
 N=${1:-20}
 for t in postfix posttls-finger testssl openssl python3; do
   command -v "$t" >/dev/null || { echo "bench: $t is not installed (apt-get install postfix testssl.sh openssl)" >&2; exit 1; }
@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(freeport)
 pf=$work/pf
 postfix_init "$pf"
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \

@@ -18,8 +18,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
 kit=$work/smtpkit
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitport() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
+# shellcheck source=scripts/bench/lib/net.sh
+. scripts/bench/lib/net.sh
 now() { date +%s.%N; }
 
 port=$(freeport)

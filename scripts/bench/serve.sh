@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/bench/lib/postfix.sh
-. scripts/bench/lib/postfix.sh
+. scripts/bench/lib/postfix.sh  # and lib/net.sh: freeport, waitport
 N=${1:-10000}
 S=20
 for t in smtp-source smtp-sink postfix python3; do
@@ -27,8 +27,6 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/smtpkit" ./cmd/smtpkit
 go build -o "$work/durable" ./scripts/bench/durable
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitport() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: port $1 never opened" >&2; return 1; }
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$N/($2-$1):.0f}')"; }
 source_run() { smtp-source -s $S -m "$N" -l 2048 -f a@example.com -t b@example.com 127.0.0.1:"$1"; }

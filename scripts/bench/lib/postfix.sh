@@ -1,5 +1,5 @@
 # scripts/bench/lib/postfix.sh: a throwaway Postfix instance on loopback for
-# the bench scripts. Source it, then:
+# the bench scripts (it sources net.sh too). Source it, then:
 #
 #   postfix_init DIR            lay out DIR (conf/ queue/ data/), write main.cf
 #   cat >> DIR/conf/main.cf     add the caller's own settings
@@ -12,6 +12,9 @@
 #
 # Postfix must own its queue and data directories: run as root. The log is
 # DIR/maillog.
+
+# shellcheck source=scripts/bench/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 postfix_dir=
 
@@ -78,11 +81,7 @@ postfix_master_cf() {
 postfix_start() {
   postfix -c "$postfix_dir/conf" start >/dev/null 2>&1 ||
     script -qec "postfix -c $postfix_dir/conf start" /dev/null >/dev/null
-  local _
-  for _ in $(seq 100); do
-    (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
+  waitport "$1" && return 0
   echo "bench: Postfix never listened on port $1 (log: $postfix_dir/maillog)" >&2
   return 1
 }
