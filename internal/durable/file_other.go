@@ -24,13 +24,5 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return NewError("open", dir, err)
 	}
-	err = d.Sync()
-	cerr := d.Close()
-	if err != nil {
-		return NewError("fsync", dir, err)
-	}
-	if cerr != nil {
-		return NewError("close", dir, cerr)
-	}
-	return nil
+	return SyncClose(d, dir)
 }

@@ -82,15 +82,7 @@ func SyncDir(dir string) error {
 		return NewError("open", dir, err)
 	}
 	d := &rawFile{fd: fd, name: dir}
-	err = d.Sync()
-	cerr := d.Close()
-	if err != nil {
-		return NewError("fsync", dir, err)
-	}
-	if cerr != nil {
-		return NewError("close", dir, cerr)
-	}
-	return nil
+	return SyncClose(d, dir)
 }
 
 // retryEINTR calls call until it fails with something other than EINTR.

@@ -394,16 +394,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 	}
-	wait := make(chan struct{})
-	go func() { s.wg.Wait(); close(wait) }()
-	select {
-	case <-wait:
-		return nil
-	case <-ctx.Done():
+	if err := s.waitSessions(ctx); err != nil {
 		s.Close()
-		<-wait
-		return ctx.Err()
+		s.wg.Wait()
+		return err
 	}
+	return nil
 }
 
 // Drain stops accepting and lets the sessions end by themselves: a client
@@ -420,6 +416,11 @@ func (s *Server) Drain(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	return s.waitSessions(ctx)
+}
+
+// waitSessions waits for every session to end, or for ctx to end first.
+func (s *Server) waitSessions(ctx context.Context) error {
 	wait := make(chan struct{})
 	go func() { s.wg.Wait(); close(wait) }()
 	select {
