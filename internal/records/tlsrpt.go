@@ -88,11 +88,11 @@ func ParseTLSRPT(txt string) (*TLSRPT, []Problem) {
 			r.ReportURIs = append(r.ReportURIs, uris...)
 			continue
 		}
-		if !validTLSRPTExtName(name) {
+		if !ValidExtName(name) {
 			ps = append(ps, errorf("invalid field name %q (RFC 8460 3)", name))
 			continue
 		}
-		if !validTLSRPTExtValue(value) {
+		if !ValidExtValue(value) {
 			ps = append(ps, errorf("field %s: invalid value %q (RFC 8460 3)", name, value))
 		}
 	}
@@ -102,8 +102,11 @@ func ParseTLSRPT(txt string) (*TLSRPT, []Problem) {
 	return r, ps
 }
 
-// validTLSRPTExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".").
-func validTLSRPTExtName(s string) bool {
+// ValidExtName reports whether s is an extension name of the TXT record
+// grammars of TLSRPT (RFC 8460 3: tlsrpt-ext-name) and MTA-STS (RFC 8461
+// 3.1 sts-ext-name, also its policy field names, 3.2): (ALPHA / DIGIT)
+// *31(ALPHA / DIGIT / "_" / "-" / ".").
+func ValidExtName(s string) bool {
 	if s == "" || len(s) > 32 || !(isAlpha(s[0]) || isDigit(s[0])) {
 		return false
 	}
@@ -115,8 +118,9 @@ func validTLSRPTExtName(s string) bool {
 	return true
 }
 
-// validTLSRPTExtValue: 1*(%x21-3A / %x3C / %x3E-7E).
-func validTLSRPTExtValue(s string) bool {
+// ValidExtValue reports whether s is an extension value of the same
+// grammars (tlsrpt-ext-value, sts-ext-value): 1*(%x21-3A / %x3C / %x3E-7E).
+func ValidExtValue(s string) bool {
 	if s == "" {
 		return false
 	}

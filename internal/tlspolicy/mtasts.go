@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/smtpkit/smtpkit/internal/records"
 )
 
 // STSRecord is a parsed MTA-STS TXT record, published at _mta-sts.<domain> (RFC 8461
@@ -94,10 +96,10 @@ func ParseSTSRecord(txt string) (*STSRecord, error) {
 			}
 			continue
 		}
-		if !validExtName(name) {
+		if !records.ValidExtName(name) {
 			return nil, fmt.Errorf("mta-sts record: invalid field name %q (RFC 8461 3.1)", name)
 		}
-		if !validExtValue(value) {
+		if !records.ValidExtValue(value) {
 			return nil, fmt.Errorf("mta-sts record: field %s: invalid value %q (RFC 8461 3.1)", name, value)
 		}
 	}
@@ -114,33 +116,6 @@ func validSTSID(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if !isAlnum(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validExtName: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."), the name of record
-// extensions and policy fields (RFC 8461 3.1, 3.2).
-func validExtName(s string) bool {
-	if s == "" || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-// validExtValue: 1*(%x21-3A / %x3C / %x3E-7E).
-func validExtValue(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e || c == ';' || c == '=' {
 			return false
 		}
 	}
@@ -210,7 +185,7 @@ func ParsePolicy(body []byte) (*Policy, error) {
 		if !ok {
 			return nil, fmt.Errorf("mta-sts policy line %d: no colon in %q (RFC 8461 3.2)", n+1, clip(line))
 		}
-		if !validExtName(key) {
+		if !records.ValidExtName(key) {
 			return nil, fmt.Errorf("mta-sts policy line %d: invalid field name %q (RFC 8461 3.2)", n+1, clip(key))
 		}
 		// RFC 8461 3.2: sts-policy-field-delim = ":" *WSP, and *WSP may end the line.
