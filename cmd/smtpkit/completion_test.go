@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // bashCompletionLib is the bash-completion package's library, which
@@ -21,7 +23,7 @@ const bashCompletionLib = "/usr/share/bash-completion/bash_completion"
 
 func init() {
 	peerFinders["bash-completion"] = func() (string, error) {
-		bash, err := lookProgram("bash")
+		bash, err := smtptest.LookProgram("bash")
 		if err != nil {
 			return "", err
 		}
@@ -30,7 +32,7 @@ func init() {
 		}
 		return bash, nil
 	}
-	peerFinders["zsh"] = func() (string, error) { return lookProgram("zsh") }
+	peerFinders["zsh"] = func() (string, error) { return smtptest.LookProgram("zsh") }
 }
 
 // completionSetup writes a config with two profiles whose password command

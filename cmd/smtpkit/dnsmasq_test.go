@@ -15,11 +15,13 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/smtpkit/smtpkit/internal/dnsx"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 func init() {
-	peerFinders["dnsmasq"] = func() (string, error) { return lookProgram("dnsmasq") }
-	peerFinders["dig"] = func() (string, error) { return lookProgram("dig") }
+	peerFinders["dnsmasq"] = func() (string, error) { return smtptest.LookProgram("dnsmasq") }
+	peerFinders["dig"] = func() (string, error) { return smtptest.LookProgram("dig") }
 }
 
 // startDnsmasq runs dnsmasq in the foreground on a free loopback port,

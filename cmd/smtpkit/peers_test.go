@@ -49,14 +49,14 @@ type peerInfo struct {
 
 // peerFinders know how to find each peer the scripts may ask for.
 var peerFinders = map[string]func() (string, error){
-	"smtp-sink":      func() (string, error) { return lookProgram("smtp-sink") },
-	"smtp-source":    func() (string, error) { return lookProgram("smtp-source") },
-	"posttls-finger": func() (string, error) { return lookProgram("posttls-finger") },
+	"smtp-sink":      func() (string, error) { return smtptest.LookProgram("smtp-sink") },
+	"smtp-source":    func() (string, error) { return smtptest.LookProgram("smtp-source") },
+	"posttls-finger": func() (string, error) { return smtptest.LookProgram("posttls-finger") },
 	"postfix": func() (string, error) {
 		if os.Geteuid() != 0 {
 			return "", errors.New("a throwaway Postfix needs root (Postfix refuses to start otherwise)")
 		}
-		if _, err := lookProgram("postconf"); err != nil {
+		if _, err := smtptest.LookProgram("postconf"); err != nil {
 			return "", err
 		}
 		dir, err := postconfDefault("daemon_directory")
@@ -68,7 +68,7 @@ var peerFinders = map[string]func() (string, error){
 				return "", fmt.Errorf("postfix daemon: %w", err)
 			}
 		}
-		return lookProgram("postfix")
+		return smtptest.LookProgram("postfix")
 	},
 	"aiosmtpd": func() (string, error) {
 		if _, err := os.Stat(pythonPath); err != nil {
@@ -80,9 +80,9 @@ var peerFinders = map[string]func() (string, error){
 		}
 		return pythonPath, nil
 	},
-	"swaks":   func() (string, error) { return lookProgram("swaks") },
-	"msmtp":   func() (string, error) { return lookProgram("msmtp") },
-	"testssl": func() (string, error) { return lookProgram("testssl") },
+	"swaks":   func() (string, error) { return smtptest.LookProgram("swaks") },
+	"msmtp":   func() (string, error) { return smtptest.LookProgram("msmtp") },
+	"testssl": func() (string, error) { return smtptest.LookProgram("testssl") },
 }
 
 // findPeer returns the program to run for a peer, or why it cannot run.
@@ -136,23 +136,8 @@ func needPeer(t *testing.T, name string) string {
 	return path
 }
 
-// lookProgram finds a program on PATH or in the system directories a
-// non-root PATH often lacks (smtp-sink and postfix live in /usr/sbin).
-func lookProgram(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found on PATH or in /usr/sbin", name)
-}
-
 func postconfDefault(param string) (string, error) {
-	pc, err := lookProgram("postconf")
+	pc, err := smtptest.LookProgram("postconf")
 	if err != nil {
 		return "", err
 	}

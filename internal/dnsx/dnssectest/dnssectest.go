@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 // programs are the peers Start needs, by their Debian packages.
@@ -67,10 +69,6 @@ type Resolver struct {
 	Dir string
 }
 
-// RequirePeers reports whether a missing peer fails the test (SMTPKIT_REQUIRE_PEERS=1)
-// rather than skipping it.
-func RequirePeers() bool { return os.Getenv("SMTPKIT_REQUIRE_PEERS") == "1" }
-
 // peerVerdict says whether a test fails or skips when the programs could not be found
 // (err non-nil): it fails when peers are required.
 func peerVerdict(err error, required bool) (fatal, skip string) {
@@ -88,7 +86,7 @@ func findPrograms() (map[string]string, error) {
 	paths := map[string]string{}
 	var missing []string
 	for prog, pkg := range programs {
-		p, err := lookProgram(prog)
+		p, err := smtptest.LookProgram(prog)
 		if err != nil {
 			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", prog, pkg))
 			continue
@@ -101,21 +99,6 @@ func findPrograms() (map[string]string, error) {
 	return paths, nil
 }
 
-// lookProgram finds a program on PATH or in the system directories a non-root PATH often
-// lacks (nsd and unbound live in /usr/sbin).
-func lookProgram(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found", name)
-}
-
 // Start signs the zones, starts nsd and unbound, waits until unbound answers for every
 // zone (with AD for signed ones), and registers their shutdown with t.Cleanup. It skips
 // t when a program is missing, unless SMTPKIT_REQUIRE_PEERS=1, and fails t when anything
@@ -123,7 +106,7 @@ func lookProgram(name string) (string, error) {
 func Start(t testing.TB, zones ...Zone) *Resolver {
 	t.Helper()
 	progs, err := findPrograms()
-	if fatal, skip := peerVerdict(err, RequirePeers()); fatal != "" {
+	if fatal, skip := peerVerdict(err, smtptest.RequirePeers()); fatal != "" {
 		t.Fatal(fatal)
 	} else if skip != "" {
 		t.Skip(skip)
