@@ -100,6 +100,10 @@ open sessions, goroutines, messages accepted.
 
 Timeouts: --timeout bounds each command (default 5m, RFC 5321 4.5.3.2.7) and
 --data-timeout the whole DATA or BDAT content, however slowly it trickles in.
+A session that makes no progress ends with 421 4.7.0: after 20 commands that
+move nothing forward (NOOP, RSET, VRFY, HELP, a recipient over --max-recipients
+or refused for now) or 10 bad commands; only an accepted message resets both
+counts, as in Postfix's smtpd.
 
 Log lines go to stderr (--log-format text|json).
 
