@@ -81,17 +81,24 @@ func (p *Policy) hasDomain(d string) bool {
 	return false
 }
 
-// asciiLower lower-cases A to Z only. strings.ToLower and EqualFold also
-// fold some non-ASCII letters onto ASCII ones (U+212A KELVIN SIGN to "k",
-// U+017F LONG S to "s"), which would let a look-alike name match a served
-// domain or mailbox.
+// asciiLower lower-cases A to Z only, byte by byte. strings.ToLower and
+// EqualFold also fold some non-ASCII letters onto ASCII ones (U+212A KELVIN
+// SIGN to "k", U+017F LONG S to "s"), which would let a look-alike name
+// match a served domain or mailbox; and strings.Map turns every invalid
+// UTF-8 byte into U+FFFD, so "\x80@d" and "\xb0@d" became one mailbox (found
+// by FuzzLoadUsers). Every other byte is kept as it is.
 func asciiLower(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'A' && r <= 'Z' {
-			return r + ('a' - 'A')
+	i := strings.IndexFunc(s, func(r rune) bool { return r >= 'A' && r <= 'Z' })
+	if i < 0 {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
 
 // candidates returns the local part and, with subaddressing, the part

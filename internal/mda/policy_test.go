@@ -116,3 +116,26 @@ func TestLoadUsersAndMailbox(t *testing.T) {
 		t.Errorf("ParseMailbox: %q %q %v", a, d, err)
 	}
 }
+
+// TestASCIILowerKeepsBytes: only A to Z fold; other bytes, invalid UTF-8
+// included, stay as they are, so two different addresses never become one
+// mailbox key (FuzzLoadUsers: "\x80@0" and "\xb0@0" were both U+FFFD@0).
+func TestASCIILowerKeepsBytes(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice@Example.COM": "alice@example.com",
+		"\x80@0":            "\x80@0",
+		"\xb0@0":            "\xb0@0",
+		"X\xffY":            "x\xffy",
+		"\u212aim@x":        "\u212aim@x",
+		"ÄÖ@x":              "ÄÖ@x",
+		"":                  "",
+	} {
+		if got := asciiLower(in); got != want {
+			t.Errorf("asciiLower(%q) = %q, want %q", in, got, want)
+		}
+	}
+	p := &Policy{Mailboxes: map[string]string{mailboxKey("\x80@0"): "/m/a", mailboxKey("\xb0@0"): "/m/b"}, Default: "/m/default"}
+	if got, _ := p.Route("\x80@0"); got != "/m/a" {
+		t.Errorf("Route(\\x80@0) = %q, want /m/a", got)
+	}
+}
