@@ -185,7 +185,12 @@ func LoadUsers(path string) (map[string]string, error) {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(filepath.Dir(path), dir)
 		}
-		out[mailboxKey(fields[0])] = filepath.Clean(dir)
+		key := mailboxKey(fields[0])
+		if strings.HasSuffix(key, "@") {
+			// "a@" and "a@." name no domain (FuzzLoadUsers).
+			return nil, fmt.Errorf("%s:%d: %q has no domain", path, n, fields[0])
+		}
+		out[key] = filepath.Clean(dir)
 	}
 	return out, sc.Err()
 }
