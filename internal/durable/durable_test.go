@@ -7,18 +7,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-)
 
-func wantMode(t *testing.T, path string, want fs.FileMode) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fi.Mode().Perm(); got != want {
-		t.Errorf("%s: mode %v, want %v", path, got, want)
-	}
-}
+	"github.com/smtpkit/smtpkit/internal/smtptest"
+)
 
 // wantError checks that err is an *Error for op on path whose cause is
 // target.
@@ -41,7 +32,7 @@ func TestMkdirAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"a", "a/b", "a/b/c"} {
-		wantMode(t, filepath.Join(root, p), 0o700)
+		smtptest.WantMode(t, filepath.Join(root, p), 0o700)
 	}
 	// An existing directory is left as it is, mode included.
 	if err := os.Chmod(deep, 0o755); err != nil {
@@ -50,7 +41,7 @@ func TestMkdirAll(t *testing.T) {
 	if err := MkdirAll(deep); err != nil {
 		t.Fatal(err)
 	}
-	wantMode(t, deep, 0o755)
+	smtptest.WantMode(t, deep, 0o755)
 	if err := MkdirAll(root + "/a/./b/../b/c"); err != nil {
 		t.Errorf("unclean path: %v", err)
 	}
@@ -83,7 +74,7 @@ func TestMkdirAllRace(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	wantMode(t, dir, 0o700)
+	smtptest.WantMode(t, dir, 0o700)
 }
 
 func TestSyncDir(t *testing.T) {
@@ -122,7 +113,7 @@ func TestCreateExcl(t *testing.T) {
 			if err := SyncClose(f, path); err != nil {
 				t.Fatal(err)
 			}
-			wantMode(t, path, 0o600)
+			smtptest.WantMode(t, path, 0o600)
 			if b, err := os.ReadFile(path); err != nil || string(b) != "hello\r\n" {
 				t.Errorf("content %q, %v", b, err)
 			}
@@ -184,7 +175,7 @@ func TestRename(t *testing.T) {
 			t.Errorf("round %d: source still there: %v", i, err)
 		}
 	}
-	wantMode(t, dst, 0o600)
+	smtptest.WantMode(t, dst, 0o600)
 
 	// No source: the rename step fails, named after the destination.
 	wantError(t, Rename(src, dst), "rename", dst, fs.ErrNotExist)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 func threeMaildirs(t *testing.T) []string {
@@ -65,7 +67,7 @@ func TestDeliverCopies(t *testing.T) {
 				if got[i].Size != int64(len(want)) {
 					t.Errorf("copy %d: Size %d, want %d", i, got[i].Size, len(want))
 				}
-				wantMode(t, got[i].Path, 0o600)
+				smtptest.WantMode(t, got[i].Path, 0o600)
 				wantEmpty(t, filepath.Join(d, "tmp"))
 			}
 			// Equal prefixes on one filesystem share the first copy's inode.

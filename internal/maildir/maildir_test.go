@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpkit/smtpkit/internal/smtptest"
 )
 
 var fixedNow = func() time.Time { return time.Unix(1700000000, 123456789) }
@@ -43,17 +45,6 @@ func wantEmpty(t *testing.T, dir string) {
 	t.Helper()
 	if n := names(t, dir); len(n) != 0 {
 		t.Errorf("%s: want empty, have %q", dir, n)
-	}
-}
-
-func wantMode(t *testing.T, path string, want fs.FileMode) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fi.Mode().Perm(); got != want {
-		t.Errorf("%s: mode %v, want %v", path, got, want)
 	}
 }
 
@@ -89,10 +80,10 @@ func TestDeliver(t *testing.T) {
 	if d.Size != int64(len(data)) {
 		t.Errorf("Size %d, file has %d bytes", d.Size, len(data))
 	}
-	wantMode(t, d.Path, 0o600)
+	smtptest.WantMode(t, d.Path, 0o600)
 	for _, p := range []string{filepath.Join(dir, "..", ".."), filepath.Join(dir, ".."), dir,
 		filepath.Join(dir, "tmp"), filepath.Join(dir, "new"), filepath.Join(dir, "cur")} {
-		wantMode(t, p, 0o700)
+		smtptest.WantMode(t, p, 0o700)
 	}
 
 	m := nameRE.FindStringSubmatch(got[0])
@@ -115,7 +106,7 @@ func TestDeliverCreatesMaildir(t *testing.T) {
 		t.Errorf("delivered to %s", d.Path)
 	}
 	for _, sub := range []string{"", "tmp", "new", "cur"} {
-		wantMode(t, filepath.Join(dir, sub), 0o700)
+		smtptest.WantMode(t, filepath.Join(dir, sub), 0o700)
 	}
 }
 
@@ -299,7 +290,7 @@ func TestEnsure(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"a", "a/b", "a/b/Maildir", "a/b/Maildir/tmp", "a/b/Maildir/new", "a/b/Maildir/cur"} {
-		wantMode(t, filepath.Join(root, p), 0o700)
+		smtptest.WantMode(t, filepath.Join(root, p), 0o700)
 	}
 
 	bad := filepath.Join(root, "bad")
