@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/importrules.sh: the layout's import rules (DESIGN.md section 1).
+# scripts/importrules.sh: the layout's import rules (README, "Development").
 #  - engine packages never import internal/cli, cobra or lipgloss;
 #  - only internal/cli (and its subpackages) import cobra;
 #  - only internal/cli/render imports lipgloss;

@@ -11,7 +11,7 @@ import (
 	"github.com/smtpkit/smtpkit/internal/smtp"
 )
 
-// Exit codes (sysexits.h), DESIGN.md section 4.
+// Exit codes (sysexits.h), as README's "Exit codes" lists them.
 const (
 	ExitOK          = 0
 	ExitFindings    = 1
@@ -30,7 +30,7 @@ const (
 	ExitConfig      = 78
 )
 
-// exitStatuses says what every exit code means (DESIGN.md section 4), for
+// exitStatuses says what every exit code means (README, "Exit codes"), for
 // the EXIT STATUS section of the man pages.
 var exitStatuses = []struct {
 	Code    int
@@ -163,8 +163,7 @@ func replyExit(se *smtp.Error) int {
 }
 
 // severity orders exit codes so the most severe outcome wins when there
-// are several (DESIGN.md section 4: any permanent code beats 75, 75 beats
-// 0).
+// are several (any permanent code beats 75, 75 beats 0).
 func severity(code int) int {
 	switch code {
 	case ExitOK:

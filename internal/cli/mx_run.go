@@ -137,7 +137,7 @@ func mxSummary(sum render.MxSummaryJSON, firstErr string) string {
 	return fmt.Sprintf("%d of %d domains hold --fail-on conditions", sum.Findings, sum.Domains)
 }
 
-// mxExit is the exit code one domain stands for (DESIGN.md section 4).
+// mxExit is the exit code one domain stands for (README, "Exit codes").
 func mxExit(r *mxcheck.Report) int {
 	switch r.Status {
 	case mxcheck.StatusInvalid:

@@ -346,7 +346,7 @@ func (o *ProbeOptions) targets(ctx context.Context, g *globals) ([]probeTarget, 
 	return out, o.TLS || port == 465, nil
 }
 
-// routeExit maps a route failure to its exit code (DESIGN.md section 4).
+// routeExit maps a route failure to its exit code (README, "Exit codes").
 func routeExit(err error) error {
 	code := ExitSoftware
 	switch route.KindOf(err) {

@@ -261,8 +261,8 @@ func (g *globals) relayLogger() *slog.Logger {
 	}}))
 }
 
-// relayOutcomeExit maps one recipient's outcome to an exit code (DESIGN.md
-// section 4): deferred 75; failed 67 for an unknown user (X.1.1), 68 for
+// relayOutcomeExit maps one recipient's outcome to an exit code (README,
+// "Exit codes"): deferred 75; failed 67 for an unknown user (X.1.1), 68 for
 // no such domain (X.1.2) or a null MX (X.1.10, RFC 7505 3.2), 77 for a
 // policy refusal (X.7.x), 69 otherwise.
 func relayOutcomeExit(o spool.Outcome) int {

@@ -20,7 +20,7 @@ import (
 	"github.com/smtpkit/smtpkit/internal/config"
 )
 
-// globals are the flags every command shares (DESIGN.md section 3) and the
+// globals are the flags every command shares (`smtpkit --help`) and the
 // state derived from them.
 type globals struct {
 	env        *Env

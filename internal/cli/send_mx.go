@@ -50,7 +50,7 @@ func (o *SendOptions) checkMX() (tlspolicy.Level, error) {
 
 // runSendMX delivers the planned message straight to the recipients' MX
 // hosts through internal/deliver and prints one line per recipient. The
-// exit status is the most severe outcome (DESIGN.md section 4).
+// exit status is the most severe outcome (README, "Exit codes").
 func runSendMX(ctx context.Context, g *globals, o *SendOptions, p *plan) error {
 	res, err := dnsx.New(dnsx.Config{Servers: g.resolvers, Timeout: g.timeout, DNSSEC: true})
 	if err != nil {

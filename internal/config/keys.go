@@ -221,7 +221,7 @@ func EnvVars() []EnvVar {
 //
 // There is deliberately no SMTPKIT_PASSWORD: a variable that every smtpkit run reads on its
 // own would leak into every child process (password_command included) and into shell
-// history and CI logs, and DESIGN.md routes secrets through named sources only. Set
+// history and CI logs, so secrets come from named sources only. Set
 // SMTPKIT_PASSWORD_ENV to the name of the variable holding the password instead.
 //
 // It returns an *Error when a value is invalid, when SMTPKIT_PASSWORD is set, or when more

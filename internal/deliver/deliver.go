@@ -1,5 +1,5 @@
 // Package deliver makes one delivery attempt of one message to a list of
-// recipients, the way an MTA's SMTP client does (DESIGN.md, "internal/deliver"):
+// recipients, the way an MTA's SMTP client does:
 // it groups the recipients by destination (their domain's MX hosts, a
 // transport-map route, or a smarthost), routes each destination through
 // internal/route (RFC 5321 5.1), connects under internal/tlspolicy (DANE,

@@ -1,6 +1,6 @@
 // Package durable holds the file-system steps that spool and maildir share
-// to store a file so that it survives a crash (DESIGN.md section 2,
-// "Durable storage"): a file's content is durable once the file is fsynced
+// to store a file so that it survives a crash (README,
+// "Development"): a file's content is durable once the file is fsynced
 // and its close has succeeded; a name added to (or removed from) a
 // directory is durable once the directory is fsynced.
 //

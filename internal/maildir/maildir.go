@@ -1,6 +1,6 @@
 // Package maildir delivers messages into maildirs durably: a delivery
 // returns success only once the message is on disk in new/, and a failed
-// delivery leaves nothing there (DESIGN.md section 2, "Durable storage").
+// delivery leaves nothing there (internal/durable).
 //
 // Each copy is created in tmp/ with O_EXCL and mode 0600, written, fsynced
 // and closed (the close is checked); then it is linked into new/ with

@@ -1,5 +1,6 @@
 // Package smtp is smtpkit's protocol engine: the wire types shared by client
-// and server, the client, and (later) the server.
+// and server (replies, commands, extensions), the client (Client, Submit)
+// and the server (Server, driving a Backend).
 package smtp
 
 import (

@@ -1,5 +1,5 @@
-// Package spool is the relay's on-disk queue (DESIGN.md section 2,
-// "Durable storage"): Enqueue stores a message and its envelope durably,
+// Package spool is the relay's on-disk queue (durable as internal/durable
+// describes): Enqueue stores a message and its envelope durably,
 // Flush and AttemptNow hand due entries to a delivery function and keep
 // per-recipient state, the schedule backs off like Postfix (RFC 5321
 // 4.5.4.1), entries that reach the maximum age fail, and failed recipients

@@ -1,5 +1,5 @@
 // Package tlspolicy holds smtpkit's TLS policy decisions for outbound connections
-// (DESIGN.md, "internal/tlspolicy"), so that send, probe, relay and mx judge a TLS
+// so that send, probe, relay and mx judge a TLS
 // connection in one place and say why.
 //
 // # Judging a connection
