@@ -183,9 +183,8 @@ func (o *MxOptions) checker(g *globals) (*mxcheck.Checker, error) {
 	if g.timeout > 0 {
 		c.Timeout = g.timeout
 	}
-	c.EHLO = o.EHLO
-	if c.EHLO == "" {
-		c.EHLO = g.hostname()
+	if c.EHLO, err = g.heloName(o.EHLO); err != nil {
+		return nil, err
 	}
 	if o.CAFile != "" {
 		pool, err := loadCAFile(o.CAFile)

@@ -157,9 +157,9 @@ func runProbe(ctx context.Context, g *globals, o *ProbeOptions) error {
 	if err != nil {
 		return err
 	}
-	ehlo := o.EHLO
-	if ehlo == "" {
-		ehlo = g.hostname()
+	ehlo, err := g.heloName(o.EHLO)
+	if err != nil {
+		return err
 	}
 	network := "tcp"
 	switch {

@@ -125,6 +125,8 @@ func (o *RelayOptions) setup(ctx context.Context, g *globals, withDeliver bool) 
 	so.Hostname = o.Ehlo
 	if so.Hostname == "" {
 		so.Hostname = g.hostname()
+	} else if err := checkHostName("ehlo", o.Ehlo); err != nil {
+		return nil, err
 	}
 	so.Logger = g.relayLogger()
 	sp, err := spool.Open(dir, so)

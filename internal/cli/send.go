@@ -435,9 +435,8 @@ func (o *SendOptions) plan(ctx context.Context, g *globals, s config.Settings) (
 	case g.ipv6:
 		sub.Network = "tcp6"
 	}
-	sub.Helo = o.Ehlo
-	if sub.Helo == "" {
-		sub.Helo = g.hostname()
+	if sub.Helo, err = g.heloName(o.Ehlo); err != nil {
+		return nil, err
 	}
 	timeout := g.timeout
 	if timeout == 0 && s.Timeout != nil {
@@ -569,7 +568,9 @@ func (o *SendOptions) sender(g *globals) (message.Address, error) {
 
 func (g *globals) hostname() string {
 	if g.env.Hostname != nil {
-		if h, err := g.env.Hostname(); err == nil && h != "" {
+		// A name that is no domain (a container's, say) would end up in
+		// headers and greetings: localhost instead, as with no name.
+		if h, err := g.env.Hostname(); err == nil && hostNameProblem(h) == "" {
 			return h
 		}
 	}

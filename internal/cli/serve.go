@@ -126,7 +126,7 @@ EXIT STATUS
 	f.StringArrayVar(&o.Listen, "listen", nil, "listen for SMTP on ADDR (repeatable; default 127.0.0.1:2525)")
 	f.StringArrayVar(&o.ListenTLS, "listen-tls", nil, "listen for SMTP with implicit TLS on ADDR (repeatable)")
 	f.StringArrayVar(&o.LMTP, "lmtp", nil, "listen for LMTP on ADDR or unix:/path (repeatable)")
-	f.StringVar(&o.Hostname, "hostname", "", "name in the greeting and Received headers (default: this host's name)")
+	f.StringVar(&o.Hostname, "hostname", "", "name in the greeting and Received headers: a domain or an address literal (default: this host's name)")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) for STARTTLS and --listen-tls")
 	f.StringVar(&o.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.BoolVar(&o.TLSSelfSigned, "tls-self-signed", false, "generate a throwaway certificate for --hostname (fingerprint printed)")
@@ -166,6 +166,8 @@ func runServe(ctx context.Context, g *globals, o *ServeOptions) error {
 	}
 	if o.Hostname == "" {
 		o.Hostname = g.hostname()
+	} else if err := checkHostName("hostname", o.Hostname); err != nil {
+		return err
 	}
 	if err := oneOf("log-format", o.LogFormat, "text", "json"); err != nil {
 		return err
