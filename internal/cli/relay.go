@@ -68,7 +68,10 @@ func newRelayCmd(g *globals) *cobra.Command {
 		Long: `Relay a message to its recipients' mail servers like an MTA, with no daemon:
 the message (FILE, or stdin) is checked, stored durably in the spool (written,
 fsynced and linked before anything is sent), then delivered at once through
-each recipient domain's MX hosts, a --route, or a --smarthost.
+each recipient domain's MX hosts, a --route, or a --smarthost. The stored
+message starts with a trace field, as Postfix's pickup adds one:
+"Received: by HOST (smtpkit, from userid UID) id ID; DATE", HOST being --ehlo
+or this host's name.
 
 Recipients that are deferred (4xx, no answer, DNS trouble) stay in the spool;
 run 'smtpkit relay flush' from cron to retry them. The wait between attempts
@@ -113,7 +116,7 @@ $SMTPKIT_SMARTHOST; the TLS policy from --tls-policy or $SMTPKIT_TLS_POLICY.` + 
 	pf.BoolVar(&o.AllowPlaintextAuth, "allow-plaintext-auth", false, "allow AUTH on a connection without TLS")
 	pf.StringVar(&o.TLSPolicy, "tls-policy", "", "TLS policy: opportunistic, required, verify, dane or mta-sts (env SMTPKIT_TLS_POLICY; default: DANE, then MTA-STS, then opportunistic)")
 	pf.StringVar(&o.CAFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system's")
-	pf.StringVar(&o.Ehlo, "ehlo", "", "name to send in EHLO and to report in bounces (default: this host's name)")
+	pf.StringVar(&o.Ehlo, "ehlo", "", "name to send in EHLO and to give in Received fields and bounces: a domain or an address literal (default: this host's name)")
 	pf.IntVar(&o.MXPort, "mx-port", 0, "port of MX hosts (testing aid; default 25)")
 	pf.StringVar(&o.MaxAge, "max-age", "", "how long a message may stay in the spool before it fails (default 5d)")
 	pf.StringVar(&o.MinBackoff, "min-backoff", "", "shortest wait between attempts (default 5m)")

@@ -158,7 +158,7 @@ func TestReportParses(t *testing.T) {
 	}
 	// The CRLF before the closing boundary belongs to the boundary (RFC
 	// 2046 5.1.1): the part is the header section without its blank line.
-	head, _, _ := strings.Cut(testMsg, "\r\n\r\n")
+	head, _, _ := strings.Cut(stored(s, e, testMsg), "\r\n\r\n")
 	if d.Headers != head+"\r\n" {
 		t.Errorf("rfc822-headers part = %q", d.Headers)
 	}

@@ -86,7 +86,7 @@ func TestRetFullBounce(t *testing.T) {
 	s := openSpool(t, t.TempDir(), newClock(), Options{})
 	mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}}
 	o := EnqueueOptions{Ret: "FULL", EnvID: "QQ314159", ORcpts: []string{"orig@example.com"}}
-	enqueueDSN(t, s, "", o, "a@example.net", "b@example.com")
+	e := enqueueDSN(t, s, "", o, "a@example.net", "b@example.com")
 	if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestRetFullBounce(t *testing.T) {
 		t.Fatalf("%d attempts, want the message and its bounce", len(mta.attempts))
 	}
 	d := ParseDSN(t, mta.attempts[1].body)
-	if d.Full != testMsg || d.Headers != "" {
+	if d.Full != stored(s, e, testMsg) || d.Headers != "" {
 		t.Errorf("returned message %q, headers %q; want the whole message", d.Full, d.Headers)
 	}
 	if got := d.PerMessage.Get("Original-Envelope-Id"); got != "QQ314159" {

@@ -182,12 +182,12 @@ func checkReport(t *testing.T, b []byte, cleanOriginal bool) {
 		}
 		seen[strings.ToLower(name)]++
 	}
-	for _, name := range []string{"from", "to", "subject", "date", "message-id", "content-type", "mime-version"} {
+	for _, name := range []string{"received", "from", "to", "subject", "date", "message-id", "content-type", "mime-version"} {
 		if seen[name] != 1 {
 			t.Fatalf("report has %d %s fields:\n%s", seen[name], name, head)
 		}
 	}
-	if len(seen) != 8 { // and Auto-Submitted
+	if len(seen) != 9 { // and Auto-Submitted
 		t.Fatalf("report header fields %v:\n%s", seen, head)
 	}
 	// The delivery-status part: field lines only, in groups.

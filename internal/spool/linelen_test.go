@@ -89,7 +89,7 @@ func TestEnqueueBreaksLongLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "From: <a@example.net>\r\nSubject: long\r\n\r\n" + long[:998] + "\r\n " + long[998:] + "\r\nbye\r\n"
+	want := stored(s, e, "From: <a@example.net>\r\nSubject: long\r\n\r\n"+long[:998]+"\r\n "+long[998:]+"\r\nbye\r\n")
 	if string(b) != want {
 		t.Errorf("stored %q", b)
 	}

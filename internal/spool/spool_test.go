@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +92,12 @@ func openSpool(t *testing.T, dir string, c *clock, o Options) *Spool {
 	return s
 }
 
+// stored is what the spool keeps of msg for entry e: the message after
+// the Received field Enqueue adds (TestEnqueueAddsReceived checks it).
+func stored(s *Spool, e *Entry, msg string) string {
+	return s.received(e.ID, e.Created) + msg
+}
+
 func enqueue(t *testing.T, s *Spool, from string, rcpts ...string) *Entry {
 	t.Helper()
 	e, err := s.Enqueue(context.Background(), strings.NewReader(testMsg), from, rcpts)
@@ -154,16 +162,55 @@ func TestEnqueueDurable(t *testing.T) {
 		}
 	}
 	b, _ := os.ReadFile(s.MessagePath(e.ID))
-	if string(b) != testMsg {
+	if string(b) != stored(s, e, testMsg) {
 		t.Errorf("message file = %q", b)
 	}
 	got, err := s.Get(e.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Sender != "a@example.net" || got.Size != int64(len(testMsg)) || len(got.Recipients) != 2 ||
+	if got.Sender != "a@example.net" || got.Size != int64(len(b)) || len(got.Recipients) != 2 ||
 		got.Recipients[1].Addr != "c@example.org" || got.Recipients[0].Status != Queued || !got.Due(c.Now()) {
 		t.Errorf("state = %+v", got)
+	}
+}
+
+// TestEnqueueAddsReceived: every stored message starts with one Received
+// field naming this host, the submitting user, the entry's ID and the time
+// (as Postfix's pickup adds one); the entry's Size counts it; a bounce the
+// spool makes gets one too.
+func TestEnqueueAddsReceived(t *testing.T) {
+	c := newClock()
+	s := openSpool(t, t.TempDir(), c, Options{})
+	e := enqueue(t, s, "a@example.net", "b@example.com")
+	b, err := os.ReadFile(s.MessagePath(e.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Received: by relay.test (smtpkit, from userid " + strconv.Itoa(os.Getuid()) + ") id " + e.ID +
+		"; Sun, 01 Mar 2026 12:00:00 +0000\r\n" + testMsg
+	if string(b) != want {
+		t.Errorf("stored\n%q\nwant\n%q", b, want)
+	}
+	if e.Size != int64(len(want)) {
+		t.Errorf("Size %d, want %d", e.Size, len(want))
+	}
+
+	mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}}
+	if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mta.mu.Lock()
+	defer mta.mu.Unlock()
+	if len(mta.attempts) != 2 {
+		t.Fatalf("%d attempts, want the message and its bounce", len(mta.attempts))
+	}
+	if got := string(mta.attempts[0].body); got != want {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	first, _, _ := strings.Cut(string(mta.attempts[1].body), "\r\n")
+	if !regexp.MustCompile(`^Received: by relay\.test \(smtpkit, from userid \d+\) id [0-9A-F]+; Sun, 01 Mar 2026 12:00:00 \+0000$`).MatchString(first) {
+		t.Errorf("bounce starts with %q", first)
 	}
 }
 
@@ -238,7 +285,7 @@ func TestStateSurvivesReload(t *testing.T) {
 	if err != nil || len(res) != 1 || !res[0].Removed {
 		t.Fatalf("flush when due: %+v, %v", res, err)
 	}
-	if last := mta.attempts[len(mta.attempts)-1]; strings.Join(last.rcpts, ",") != "b@example.com" || string(last.body) != testMsg {
+	if last := mta.attempts[len(mta.attempts)-1]; strings.Join(last.rcpts, ",") != "b@example.com" || string(last.body) != stored(s2, e, testMsg) {
 		t.Errorf("second attempt: %q with %q", last.rcpts, last.body)
 	}
 	if ids := listIDs(t, s2); len(ids) != 0 {
