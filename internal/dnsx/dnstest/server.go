@@ -76,17 +76,11 @@ func Start(r io.Reader, file string) (*Server, error) {
 	if err := zp.Err(); err != nil {
 		return nil, fmt.Errorf("zone %s: %w", file, err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenBoth()
 	if err != nil {
 		return nil, err
 	}
-	addr := pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	s.Addr = addr
+	s.Addr = pc.LocalAddr().String()
 	s.udp = &dns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &dns.Server{Listener: ln, Handler: s}
 	if err := startServer(s.udp); err != nil {
@@ -98,6 +92,25 @@ func Start(r io.Reader, file string) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// listenBoth listens on one loopback port for UDP and TCP. The UDP port
+// the kernel picks may be taken for TCP (by any connection's local end,
+// under a busy test run): then it tries another, a bounded number of times.
+func listenBoth() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 50 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+	}
+	return nil, nil, fmt.Errorf("no loopback port free for both UDP and TCP: %w", err)
 }
 
 // startServer runs srv and waits until it serves.
