@@ -84,18 +84,10 @@ func TestDSNParamsPassedOn(t *testing.T) {
 // Original-Envelope-Id and 2.3.1 Original-Recipient.
 func TestRetFullBounce(t *testing.T) {
 	s := openSpool(t, t.TempDir(), newClock(), Options{})
-	mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}}
 	o := EnqueueOptions{Ret: "FULL", EnvID: "QQ314159", ORcpts: []string{"orig@example.com"}}
 	e := enqueueDSN(t, s, "", o, "a@example.net", "b@example.com")
-	if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mta.mu.Lock()
-	defer mta.mu.Unlock()
-	if len(mta.attempts) != 2 {
-		t.Fatalf("%d attempts, want the message and its bounce", len(mta.attempts))
-	}
-	d := ParseDSN(t, mta.attempts[1].body)
+	_, bounce := flushBounced(t, s, &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}})
+	d := ParseDSN(t, bounce.body)
 	if d.Full != stored(s, e, testMsg) || d.Headers != "" {
 		t.Errorf("returned message %q, headers %q; want the whole message", d.Full, d.Headers)
 	}
@@ -120,12 +112,9 @@ func TestRetHdrsAndOversizedFull(t *testing.T) {
 		{"FULL", big, "too large to return"},
 	} {
 		s := openSpool(t, t.TempDir(), newClock(), Options{})
-		mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}}
 		enqueueDSN(t, s, c.msg, EnqueueOptions{Ret: c.ret}, "a@example.net", "b@example.com")
-		if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		d := ParseDSN(t, mta.attempts[1].body)
+		_, bounce := flushBounced(t, s, &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}})
+		d := ParseDSN(t, bounce.body)
 		if d.Full != "" || !strings.Contains(d.Headers, "Subject: hello") || strings.Contains(d.Headers, "body line") {
 			t.Errorf("RET=%q: full %d octets, headers %q", c.ret, len(d.Full), d.Headers)
 		}

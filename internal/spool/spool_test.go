@@ -39,6 +39,21 @@ type fakeMTA struct {
 	count    atomic.Int64
 }
 
+// flushBounced flushes s once through mta, where the message fails, and
+// returns what mta got: the message, then its bounce.
+func flushBounced(t *testing.T, s *Spool, mta *fakeMTA) (msg, bounce fakeAttempt) {
+	t.Helper()
+	if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mta.mu.Lock()
+	defer mta.mu.Unlock()
+	if len(mta.attempts) != 2 {
+		t.Fatalf("%d attempts, want the message and its bounce", len(mta.attempts))
+	}
+	return mta.attempts[0], mta.attempts[1]
+}
+
 type fakeAttempt struct {
 	from  string
 	rcpts []string
@@ -196,19 +211,11 @@ func TestEnqueueAddsReceived(t *testing.T) {
 		t.Errorf("Size %d, want %d", e.Size, len(want))
 	}
 
-	mta := &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}}
-	if _, err := s.Flush(context.Background(), mta.attempt, FlushOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	mta.mu.Lock()
-	defer mta.mu.Unlock()
-	if len(mta.attempts) != 2 {
-		t.Fatalf("%d attempts, want the message and its bounce", len(mta.attempts))
-	}
-	if got := string(mta.attempts[0].body); got != want {
+	sent, bounce := flushBounced(t, s, &fakeMTA{answer: map[string]Outcome{"b@example.com": fail550}})
+	if got := string(sent.body); got != want {
 		t.Errorf("sent %q, want %q", got, want)
 	}
-	first, _, _ := strings.Cut(string(mta.attempts[1].body), "\r\n")
+	first, _, _ := strings.Cut(string(bounce.body), "\r\n")
 	if !regexp.MustCompile(`^Received: by relay\.test \(smtpkit, from userid \d+\) id [0-9A-F]+; Sun, 01 Mar 2026 12:00:00 \+0000$`).MatchString(first) {
 		t.Errorf("bounce starts with %q", first)
 	}
